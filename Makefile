@@ -1,0 +1,58 @@
+# dl101: every target installs what it needs first (venv keyed on pyproject.toml).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Pinned versions for the reference CPU machine; `make install CONSTRAINTS=` uses your own torch.
+CONSTRAINTS ?= constraints.txt
+ARGS ?=
+PORT ?= 6006
+
+.DEFAULT_GOAL := help
+.PHONY: help install data train eval test test-slow lint format tensorboard bench-data clean clean-logs
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	@test -x $(BIN)/python || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
+	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev]'
+	@touch $@
+
+install: $(STAMP) ## create .venv and install dl101 with dev tools (skipped when up to date)
+
+data: $(STAMP) ## obtain MNIST into data/MNIST/raw, verify MD5s, re-fetch any bad file
+	$(BIN)/python -m dl101.data.sources --repair
+
+train: $(STAMP) ## train (default: softmax regression on MNIST); ARGS="model.optimizer.lr=0.01"
+	$(BIN)/python -m dl101.train $(ARGS)
+
+eval: $(STAMP) ## test a checkpoint on the MNIST test set; ARGS="ckpt_path=logs/.../last.ckpt"
+	$(BIN)/python -m dl101.evaluate $(ARGS)
+
+test: $(STAMP) data ## lint and run the fast test suite (what CI runs)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+test-slow: $(STAMP) data ## run the long tests (real training to course accuracies)
+	$(BIN)/python -m pytest -m slow
+
+lint: $(STAMP) ## ruff check
+	$(BIN)/ruff check .
+
+format: $(STAMP) ## ruff format and fix imports
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:$(PORT)
+	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port $(PORT)
+
+bench-data: $(STAMP) data ## time one MNIST epoch: in-memory batches vs ToTensor DataLoader
+	$(BIN)/python scripts/bench_data.py $(ARGS)
+
+clean-logs: ## delete logs/
+	rm -rf logs
+
+clean: ## delete .venv, caches (keeps data/ and logs/)
+	rm -rf $(VENV) .pytest_cache .ruff_cache src/*.egg-info

@@ -1,0 +1,76 @@
+"""What every classifier shares: loss, per-stage accuracy, logging, optimizer from config."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from pytorch_lightning import LightningModule
+from torchmetrics import MaxMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+
+class Classifier(LightningModule):
+    """Subclasses build layers in `__init__` and define `forward(x) -> logits (B, C)`.
+
+    `optimizer` and `scheduler` are `_partial_` configs: called with the parameters (and the
+    optimizer) they return the real objects, so `model.optimizer.weight_decay=1e-3` is an override.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        scheduler_interval: str = "epoch",
+    ):
+        super().__init__()
+        lr = getattr(optimizer, "keywords", {}).get("lr")
+        if lr is not None and not lr > 0:
+            raise ValueError(f"model.optimizer.lr={lr}: the learning rate must be > 0")
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.scheduler_interval = scheduler_interval
+        # One metric object per stage: sharing one would mix train and val counts.
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc_best = MaxMetric()
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        logits = self(x)
+        loss = F.cross_entropy(logits, y)
+        self.train_acc(logits, y)
+        self.log("train/loss", loss, prog_bar=True)
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True)
+        return loss
+
+    def _evaluate(self, batch, stage: str, accuracy: MulticlassAccuracy) -> None:
+        x, y = batch
+        logits = self(x)
+        accuracy(logits, y)
+        self.log(f"{stage}/loss", F.cross_entropy(logits, y), prog_bar=stage == "val")
+        self.log(f"{stage}/acc", accuracy, prog_bar=True)
+
+    def validation_step(self, batch, batch_idx):
+        self._evaluate(batch, "val", self.val_acc)
+
+    def test_step(self, batch, batch_idx):
+        self._evaluate(batch, "test", self.test_acc)
+
+    def on_validation_epoch_end(self) -> None:
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best(self.val_acc.compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
+        }

@@ -1,0 +1,70 @@
+"""Train: compose config -> instantiate data, model, callbacks, loggers, trainer -> fit -> test."""
+
+from __future__ import annotations
+
+import warnings
+
+import hydra
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+
+from dl101 import CONFIG_DIR
+from dl101.callbacks import RunConfigInCheckpoint
+from dl101.hparams import log_hparams
+
+# Batches come from in-memory tensors, so worker processes would only add overhead.
+warnings.filterwarnings("ignore", ".*does not have many workers.*")
+
+
+def instantiate_group(group: DictConfig | None) -> list:
+    """Instantiate every non-null entry of a config group such as `callbacks` or `logger`."""
+    return [instantiate(entry) for entry in (group or {}).values() if entry is not None]
+
+
+def print_summary(metrics: dict[str, float], output_dir: str) -> None:
+    table = Table(title="Final metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(metrics.items()):
+        table.add_row(name, f"{value:.4f}")
+    console = Console()
+    console.print(table)
+    console.print(f"Logs and checkpoints: [bold]{output_dir}[/]")
+    console.print("Open TensorBoard: [bold]make tensorboard[/]  (or: tensorboard --logdir logs)")
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit, then test the best checkpoint on the official test set; return all final metrics."""
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model)
+    callbacks = [*instantiate_group(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
+    loggers = instantiate_group(cfg.get("logger"))
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    log_hparams(loggers, cfg)
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    if cfg.get("test"):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if not best:
+            warnings.warn("No best checkpoint (fast_dev_run or no validation): testing last weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+    print_summary(metrics, cfg.paths.output_dir)
+    return metrics
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    # The value a Hydra sweeper optimizes.
+    return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
+
+
+if __name__ == "__main__":
+    main()
