@@ -26,5 +26,3 @@ def compose_config(tmp_path: Path, overrides=(), config_name: str = "train") -> 
         cfg.paths.log_dir = str(tmp_path / "logs")
         del cfg.hydra
     return cfg
-
-

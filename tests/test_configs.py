@@ -14,8 +14,17 @@ from tests.helpers import compose_config
 
 CONF = Path(CONFIG_DIR)
 # Groups chosen with `group=option`; hydra/ and paths/ are composed into every run anyway.
-GROUPS = ["data", "model", "model/optimizer", "model/scheduler", "trainer", "logger",
-          "callbacks", "experiment", "debug"]
+GROUPS = [
+    "data",
+    "model",
+    "model/optimizer",
+    "model/scheduler",
+    "trainer",
+    "logger",
+    "callbacks",
+    "experiment",
+    "debug",
+]
 
 
 def options(group: str) -> list[str]:

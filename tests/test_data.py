@@ -50,7 +50,9 @@ def test_val_split_disjoint_covering_and_seeded(mnist_dir):
     train_idx, val_idx = dm.split_indices()
     assert set(train_idx.tolist()).isdisjoint(val_idx.tolist())
     assert len(set(train_idx.tolist()) | set(val_idx.tolist())) == 60000
-    again_train, again_val = MNISTDataModule(str(mnist_dir), val_size=5000, split_seed=1).split_indices()
+    again_train, again_val = MNISTDataModule(
+        str(mnist_dir), val_size=5000, split_seed=1
+    ).split_indices()
     assert torch.equal(val_idx, again_val) and torch.equal(train_idx, again_train)
     _, other_val = MNISTDataModule(str(mnist_dir), val_size=5000, split_seed=2).split_indices()
     assert not torch.equal(val_idx, other_val)

@@ -47,7 +47,10 @@ class TestSetCurve(Callback):
                 loss_sum += F.cross_entropy(logits, y, reduction="sum")
                 count += len(y)
         pl_module.train(was_training)
-        metrics = {"test_curve/acc": accuracy.compute().item(), "test_curve/loss": (loss_sum / count).item()}
+        metrics = {
+            "test_curve/acc": accuracy.compute().item(),
+            "test_curve/loss": (loss_sum / count).item(),
+        }
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=trainer.global_step)
         train_loss = trainer.callback_metrics.get("train/loss", float("nan"))

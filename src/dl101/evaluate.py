@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import hydra
@@ -13,6 +14,9 @@ from omegaconf import DictConfig, OmegaConf
 from dl101 import CONFIG_DIR
 from dl101.callbacks import RunConfigInCheckpoint
 from dl101.train import instantiate_group, print_summary
+
+# Testing only: the checkpoint's training callbacks are not needed to restore its weights.
+warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint need to be provided.*")
 
 
 def load_run_config(ckpt_path: str) -> DictConfig:

@@ -1,4 +1,4 @@
-"""Hyper-parameters for TensorBoard's HPARAMS tab, declared with the real metrics they are judged by."""
+"""Hyper-parameters for TensorBoard's HPARAMS tab, declared with the metrics that judge them."""
 
 from __future__ import annotations
 

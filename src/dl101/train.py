@@ -17,6 +17,8 @@ from dl101.hparams import log_hparams
 
 # Batches come from in-memory tensors, so worker processes would only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
+# Lightning's own use of a deprecated torch API; nothing a user can act on.
+warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
 
 
 def instantiate_group(group: DictConfig | None) -> list:
@@ -52,7 +54,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test"):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
-            warnings.warn("No best checkpoint (fast_dev_run or no validation): testing last weights")
+            warnings.warn(
+                "No best checkpoint (fast_dev_run or no validation): testing last weights",
+                stacklevel=2,
+            )
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     print_summary(metrics, cfg.paths.output_dir)

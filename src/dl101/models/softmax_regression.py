@@ -1,4 +1,4 @@
-"""The course's `LogisticRegression` on MNIST: flatten 784 pixels -> one linear layer -> 10 logits."""
+"""The course's `LogisticRegression` on MNIST: flatten 784 pixels -> linear -> 10 logits."""
 
 from __future__ import annotations
 

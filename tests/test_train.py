@@ -1,0 +1,92 @@
+"""Training and evaluation end to end: in-process through `train()`, and as a user types it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dl101 import PROJECT_ROOT
+from dl101.evaluate import evaluate
+from dl101.train import train
+from tests.helpers import QUIET, compose_config
+
+
+def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Every scalar tag in a run's TensorBoard event files: tag -> [(step, value), ...]."""
+    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {
+        tag: [(event.step, event.value) for event in accumulator.Scalars(tag)]
+        for tag in accumulator.Tags()["scalars"]
+    }
+
+
+def test_fast_dev_run_fits_and_tests(mnist_dir, tmp_path):
+    metrics = train(compose_config(tmp_path, ["debug=fast_dev_run", *QUIET]))
+    assert {"train/loss", "test/acc"} <= metrics.keys()
+
+
+def test_one_epoch_learns_and_logs_to_tensorboard(mnist_dir, tmp_path):
+    cfg = compose_config(tmp_path, ["trainer.max_epochs=1", *QUIET])
+    metrics = train(cfg)
+    assert metrics["test/acc"] > 0.85  # chance is 0.10
+    logged = scalars(tmp_path)
+    assert {"train/loss", "train/acc", "val/acc", "val/acc_best", "test/acc"} <= logged.keys()
+    assert logged["test/acc"][-1][1] == pytest.approx(metrics["test/acc"])
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_evaluate_reproduces_the_runs_test_accuracy(mnist_dir, tmp_path):
+    cfg = compose_config(tmp_path / "train", ["trainer.max_epochs=1", *QUIET])
+    trained = train(cfg)
+    best = next((tmp_path / "train" / "checkpoints").glob("epoch*.ckpt"))
+    eval_cfg = compose_config(tmp_path / "eval", [f"ckpt_path={best}"], config_name="eval")
+    evaluated = evaluate(eval_cfg)
+    assert evaluated["test/acc"] == trained["test/acc"]
+
+
+@pytest.mark.parametrize(
+    ("ckpt", "message"), [("missing.ckpt", "no such file"), ("not_a.ckpt", "not a readable")]
+)
+def test_evaluate_refuses_a_bad_checkpoint_path(tmp_path, ckpt, message):
+    (tmp_path / "not_a.ckpt").write_text("hello")
+    eval_cfg = compose_config(tmp_path, [f"ckpt_path={tmp_path / ckpt}"], config_name="eval")
+    with pytest.raises((FileNotFoundError, ValueError), match=message):
+        evaluate(eval_cfg)
+
+
+def test_course_logreg_logs_the_test_curve(mnist_dir, tmp_path):
+    overrides = [
+        "experiment=course_logreg",
+        "trainer.max_steps=40",
+        "trainer.val_check_interval=20",
+    ]
+    metrics = train(compose_config(tmp_path, [*overrides, *QUIET]))
+    curve = scalars(tmp_path)["test_curve/acc"]
+    assert [step for step, _ in curve] == [20, 40]
+    assert curve[-1][1] == pytest.approx(metrics["test/acc"], abs=1e-6)  # best = last here
+
+
+def test_multirun_from_the_command_line(mnist_dir, tmp_path):
+    cmd = [
+        sys.executable,
+        "-m",
+        "dl101.train",
+        "-m",
+        "model.optimizer.lr=0.01,0.1",
+        "trainer.max_steps=20",
+        f"paths.log_dir={tmp_path}",
+    ]
+    env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = sorted(p for p in (tmp_path / "train" / "multiruns").glob("*/*") if p.is_dir())
+    assert [job.name for job in jobs] == ["0", "1"]
+    for job in jobs:
+        assert list((job / "tensorboard").glob("events.out.tfevents.*"))
+        assert "train/acc" in scalars(job)
