@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from dl101 import PROJECT_ROOT
 from dl101.evaluate import evaluate
@@ -39,6 +40,21 @@ def test_one_epoch_learns_and_logs_to_tensorboard(mnist_dir, tmp_path):
     assert {"train/loss", "train/acc", "val/acc", "val/acc_best", "test/acc"} <= logged.keys()
     assert logged["test/acc"][-1][1] == pytest.approx(metrics["test/acc"])
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_hparams_tab_lists_config_and_real_metrics(mnist_dir, tmp_path):
+    train(compose_config(tmp_path, ["debug=limit", "model.optimizer.lr=0.02", *QUIET]))
+    accumulator = EventAccumulator(str(tmp_path / "tensorboard"))
+    accumulator.Reload()
+    content = accumulator.PluginTagToContent("hparams")
+    start = HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    assert start.session_start_info.hparams["model/optimizer/lr"].number_value == 0.02
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    declared = {info.name.tag for info in experiment.metric_infos}
+    assert {"val/acc", "test/acc"} <= declared
+    # No placeholder values: test/acc holds only the real test result.
+    test_acc = scalars(tmp_path)["test/acc"]
+    assert len(test_acc) == 1 and test_acc[0][0] > 0
 
 
 def test_evaluate_reproduces_the_runs_test_accuracy(mnist_dir, tmp_path):

@@ -1,0 +1,3 @@
+from dl101.data.mnist import MNISTDataModule
+
+__all__ = ["MNISTDataModule"]

@@ -1,0 +1,123 @@
+"""MNIST as in-memory tensors: the official 60k/10k split, a seeded validation part of the 60k."""
+
+from __future__ import annotations
+
+import torch
+from pytorch_lightning import LightningDataModule
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets import MNIST
+
+from dl101.data.sources import ensure_mnist, verify
+
+
+class TensorBatches(Dataset):
+    """Features and targets held as tensors; a whole batch is one fancy-indexing call.
+
+    `__getitems__` lets a plain DataLoader (and Lightning's distributed sampler) fetch a batch
+    without a per-sample Python loop or collate.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        if len(x) != len(y):
+            raise ValueError(f"features ({len(x)}) and targets ({len(y)}) differ in length")
+        self.x, self.y = x, y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, index):
+        return self.x[index], self.y[index]
+
+    def __getitems__(self, indices: list[int]):
+        index = torch.as_tensor(indices)
+        return self.x[index], self.y[index]
+
+
+def keep_batch(batch):
+    """collate_fn for TensorBatches: the batch is already stacked."""
+    return batch
+
+
+def tensor_loader(data: TensorBatches, batch_size: int, shuffle: bool, num_workers: int):
+    return DataLoader(
+        data,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        collate_fn=keep_batch,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+    )
+
+
+class MNISTDataModule(LightningDataModule):
+    """Images as float tensors (B, 1, 28, 28) scaled to [0, 1], optionally standardized."""
+
+    num_classes = 10
+    input_shape = (1, 28, 28)
+
+    def __init__(
+        self,
+        data_dir: str,
+        source: str = "auto",
+        val_size: int = 5000,
+        split_seed: int = 12345,
+        train_subset: int | None = None,
+        val_subset: int | None = None,
+        batch_size: int = 128,
+        eval_batch_size: int = 1000,
+        normalize: bool = True,
+        mean: float = 0.1307,
+        std: float = 0.3081,
+        num_workers: int = 0,
+    ):
+        super().__init__()
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if value <= 0:
+                raise ValueError(f"data.{name}={value}: must be a positive integer")
+        if not 0 < val_size < 60000:
+            raise ValueError(f"data.val_size={val_size}: must be between 1 and 59999 (of 60k)")
+        self.data_dir, self.source = data_dir, source
+        self.val_size, self.split_seed = val_size, split_seed
+        self.train_subset, self.val_subset = train_subset, val_subset
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
+        self.normalize, self.mean, self.std = normalize, mean, std
+        self.num_workers = num_workers
+        self.train_set = self.val_set = self.test_set = None
+
+    def prepare_data(self) -> None:
+        ensure_mnist(self.data_dir, self.source)
+
+    def _images(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        raw = MNIST(self.data_dir, train=train, download=False)
+        x = raw.data.unsqueeze(1).float().div_(255)  # (N, 1, 28, 28), as ToTensor scales
+        if self.normalize:
+            x.sub_(self.mean).div_(self.std)
+        return x, raw.targets
+
+    def split_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Train and validation indices into the official 60k, fixed by `split_seed`."""
+        order = torch.randperm(60000, generator=torch.Generator().manual_seed(self.split_seed))
+        train_idx, val_idx = order[self.val_size :], order[: self.val_size]
+        for name, size, idx in (("train", self.train_subset, train_idx), ("val", self.val_subset, val_idx)):
+            if size is not None and not 0 < size <= len(idx):
+                raise ValueError(f"data.{name}_subset={size}: must be between 1 and {len(idx)}")
+        return train_idx[: self.train_subset], val_idx[: self.val_subset]
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        verify(self.data_dir)  # setup never downloads; prepare_data does
+        x, y = self._images(train=True)
+        train_idx, val_idx = self.split_indices()
+        self.train_set = TensorBatches(x[train_idx], y[train_idx])
+        self.val_set = TensorBatches(x[val_idx], y[val_idx])
+        self.test_set = TensorBatches(*self._images(train=False))
+
+    def train_dataloader(self):
+        return tensor_loader(self.train_set, self.batch_size, True, self.num_workers)
+
+    def val_dataloader(self):
+        return tensor_loader(self.val_set, self.eval_batch_size, False, self.num_workers)
+
+    def test_dataloader(self):
+        return tensor_loader(self.test_set, self.eval_batch_size, False, self.num_workers)
