@@ -98,7 +98,10 @@ class MNISTDataModule(LightningDataModule):
         """Train and validation indices into the official 60k, fixed by `split_seed`."""
         order = torch.randperm(60000, generator=torch.Generator().manual_seed(self.split_seed))
         train_idx, val_idx = order[self.val_size :], order[: self.val_size]
-        for name, size, idx in (("train", self.train_subset, train_idx), ("val", self.val_subset, val_idx)):
+        for name, size, idx in (
+            ("train", self.train_subset, train_idx),
+            ("val", self.val_subset, val_idx),
+        ):
             if size is not None and not 0 < size <= len(idx):
                 raise ValueError(f"data.{name}_subset={size}: must be between 1 and {len(idx)}")
         return train_idx[: self.train_subset], val_idx[: self.val_subset]

