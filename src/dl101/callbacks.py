@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback, LightningModule, Trainer
 from rich import print as rprint
+from rich.console import Console
 from torchmetrics.classification import MulticlassAccuracy
 
-
-class RunConfigInCheckpoint(Callback):
-    """Store the resolved run config in every checkpoint, so `evaluate` needs only the path."""
-
-    key = "dl101_config"
-
-    def __init__(self, cfg: DictConfig):
-        self.config = OmegaConf.to_container(cfg, resolve=True)
-
-    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        checkpoint[self.key] = self.config
+from dl101.models.linear_regression import closed_form_fit, squared_error
+from dl101.predict import as_rows, prediction_table
 
 
 class TestSetCurve(Callback):
@@ -58,3 +49,50 @@ class TestSetCurve(Callback):
             f"Iteration: {trainer.global_step}. Train loss: {float(train_loss):.4f}. "
             f"Test accuracy: {100 * metrics['test_curve/acc']:.2f} %"
         )
+
+
+class ReportPredictions(Callback):
+    """After testing, print predictions for raw `inputs`, or for every row of a table dataset."""
+
+    def __init__(self, inputs: list | None = None, reference: float | None = None):
+        self.inputs, self.reference = inputs, reference
+
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        datamodule = trainer.datamodule
+        if self.inputs is None:  # the table's own rows, with their true targets
+            rows, targets = datamodule.x.tolist(), datamodule.y.tolist()
+        else:
+            rows, targets = as_rows(self.inputs), None
+        Console().print(prediction_table(pl_module, datamodule, rows, targets, self.reference))
+
+
+class LinearFitReport(Callback):
+    """After fitting a linear regression, compare it with the closed-form least-squares solution.
+
+    Both lines are printed in raw units (undoing the datamodule's standardization) and the
+    closed form's parameters and loss are logged as `closed_form/*`.
+    """
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        datamodule = trainer.datamodule
+        x, y = datamodule.train_set.x, datamodule.train_set.y
+        w_closed, b_closed = closed_form_fit(x, y)
+        w_sgd = pl_module.linear.weight.detach().cpu().squeeze(0)
+        b_sgd = pl_module.linear.bias.detach().cpu().squeeze(0)
+        metrics = {
+            "closed_form/mse": squared_error(x @ w_closed + b_closed, y).item(),
+            "closed_form/b": b_closed.item(),
+            **{f"closed_form/w{i + 1}": value for i, value in enumerate(w_closed.tolist())},
+        }
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        names = datamodule.feature_names
+        for label, w, b in (("SGD fit", w_sgd, b_sgd), ("closed form", w_closed, b_closed)):
+            w_raw = w / datamodule.std
+            b_raw = b - (w_raw * datamodule.mean).sum()
+            terms = " + ".join(
+                f"{wi:.6g} * {n}" for wi, n in zip(w_raw.tolist(), names, strict=True)
+            )
+            mse = squared_error(x @ w + b, y).item()
+            line = f"{datamodule.target_name} = {terms} + {b_raw.item():.6g}"
+            rprint(f"{label:>11}: {line}   (mse {mse:.6g})")

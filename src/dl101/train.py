@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dl101 import CONFIG_DIR
-from dl101.callbacks import RunConfigInCheckpoint
+from dl101.checkpoints import RunConfigInCheckpoint
 from dl101.hparams import log_hparams
 
 # Batches come from in-memory tensors, so worker processes would only add overhead.

@@ -1,3 +1,4 @@
 from dl101.data.mnist import MNISTDataModule
+from dl101.data.tables import SyntheticRegression, TableDataModule
 
-__all__ = ["MNISTDataModule"]
+__all__ = ["MNISTDataModule", "SyntheticRegression", "TableDataModule"]

@@ -87,12 +87,14 @@ class MNISTDataModule(LightningDataModule):
     def prepare_data(self) -> None:
         ensure_mnist(self.data_dir, self.source)
 
+    def transform(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Raw pixel values 0..255, (N, 1, 28, 28) -> model inputs, scaled as ToTensor does."""
+        x = pixels.float().div_(255)
+        return x.sub_(self.mean).div_(self.std) if self.normalize else x
+
     def _images(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         raw = MNIST(self.data_dir, train=train, download=False)
-        x = raw.data.unsqueeze(1).float().div_(255)  # (N, 1, 28, 28), as ToTensor scales
-        if self.normalize:
-            x.sub_(self.mean).div_(self.std)
-        return x, raw.targets
+        return self.transform(raw.data.unsqueeze(1)), raw.targets
 
     def split_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Train and validation indices into the official 60k, fixed by `split_seed`."""

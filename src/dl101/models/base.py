@@ -1,4 +1,5 @@
-"""What every classifier shares: loss, per-stage accuracy, logging, optimizer from config."""
+"""What every model shares (optimizer from config) and what every classifier shares (loss,
+per-stage accuracy, logging)."""
 
 from __future__ import annotations
 
@@ -11,16 +12,13 @@ from torchmetrics import MaxMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 
-class Classifier(LightningModule):
-    """Subclasses build layers in `__init__` and define `forward(x) -> logits (B, C)`.
-
-    `optimizer` and `scheduler` are `_partial_` configs: called with the parameters (and the
+class Model(LightningModule):
+    """`optimizer` and `scheduler` are `_partial_` configs: called with the parameters (and the
     optimizer) they return the real objects, so `model.optimizer.weight_decay=1e-3` is an override.
     """
 
     def __init__(
         self,
-        num_classes: int,
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         scheduler_interval: str = "epoch",
@@ -31,6 +29,23 @@ class Classifier(LightningModule):
             raise ValueError(f"model.optimizer.lr={lr}: the learning rate must be > 0")
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval = scheduler_interval
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
+        }
+
+
+class Classifier(Model):
+    """Subclasses build layers in `__init__` and define `forward(x) -> logits (B, C)`."""
+
+    def __init__(self, num_classes: int, **model_args):
+        super().__init__(**model_args)
         # One metric object per stage: sharing one would mix train and val counts.
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -64,13 +79,3 @@ class Classifier(LightningModule):
             return
         self.val_acc_best(self.val_acc.compute())
         self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True)
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
-        }
