@@ -10,7 +10,8 @@ ARGS ?=
 PORT ?= 6006
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval test test-slow lint format tensorboard bench-data clean clean-logs
+.PHONY: help install data train eval test test-slow lint format tensorboard bench-data clean clean-logs \
+	sweep-regularization sweep-stability
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 install: $(STAMP) ## create .venv and install dl101 with dev tools (skipped when up to date)
 
 data: $(STAMP) ## obtain MNIST into data/MNIST/raw, verify MD5s, re-fetch any bad file
-	$(BIN)/python -m dl101.data.sources --repair
+	$(BIN)/python -m dl101.data --repair
 
 train: $(STAMP) ## train (default: softmax regression on MNIST); ARGS="model.optimizer.lr=0.01"
 	$(BIN)/python -m dl101.train $(ARGS)
@@ -50,6 +51,16 @@ tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:$(PORT)
 
 bench-data: $(STAMP) data ## time one MNIST epoch: in-memory batches vs ToTensor DataLoader
 	$(BIN)/python scripts/bench_data.py $(ARGS)
+
+sweep-regularization: $(STAMP) data ## course III: overfit baseline vs weight decay, dropout, augmentation (5 seeds each), table
+	@d=logs/train/multiruns/regularization_$$(date +%Y-%m-%d_%H-%M-%S); \
+	$(BIN)/python -m dl101.train sweep=regularization hydra.sweep.dir=$$d $(ARGS) && \
+	$(BIN)/python -m dl101.report $$d
+
+sweep-stability: $(STAMP) data ## course III: sigmoid vs ReLU x init schemes on a deep MLP, gradient-flow table
+	@d=logs/train/multiruns/stability_$$(date +%Y-%m-%d_%H-%M-%S); \
+	$(BIN)/python -m dl101.train sweep=stability hydra.sweep.dir=$$d $(ARGS) && \
+	$(BIN)/python -m dl101.report $$d
 
 clean-logs: ## delete logs/
 	rm -rf logs

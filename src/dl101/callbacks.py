@@ -96,3 +96,49 @@ class LinearFitReport(Callback):
             mse = squared_error(x @ w + b, y).item()
             line = f"{datamodule.target_name} = {terms} + {b_raw.item():.6g}"
             rprint(f"{label:>11}: {line}   (mse {mse:.6g})")
+
+
+def gradient_flow_verdict(first_over_last: float, limit: float = 100.0) -> str:
+    """Name the regime from the first-layer / last-layer gradient-norm ratio."""
+    if first_over_last < 1 / limit:
+        return "vanishing"
+    if first_over_last > limit:
+        return "exploding"
+    return "healthy"
+
+
+class GradientFlow(Callback):
+    """Log the gradient norm of every linear/conv layer's weight, at initialization (the first
+    step) and every `every_n_steps` after, plus the first-layer / last-layer ratio that tells
+    vanishing (<< 1) from exploding (>> 1) gradients."""
+
+    def __init__(self, every_n_steps: int = 25):
+        self.every_n_steps = every_n_steps
+        self.ratio_at_init: float | None = None
+
+    def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer):
+        step = trainer.global_step
+        if step % self.every_n_steps:
+            return
+        norms = [
+            module.weight.grad.norm().item()
+            for module in pl_module.modules()
+            if isinstance(module, torch.nn.Linear | torch.nn.Conv2d)
+            and module.weight.grad is not None
+        ]
+        ratio = norms[0] / max(norms[-1], 1e-30)
+        metrics = {f"grad_norm/layer{i + 1:02d}": norm for i, norm in enumerate(norms)}
+        metrics["grad_flow/first_over_last"] = ratio
+        if step == 0:
+            self.ratio_at_init = ratio
+            metrics["grad_flow/first_over_last_at_init"] = ratio
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=step)
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.ratio_at_init is not None:
+            ratio = self.ratio_at_init
+            rprint(
+                f"Gradient flow at initialization: first/last layer = {ratio:.3g} -> "
+                f"{gradient_flow_verdict(ratio)}"
+            )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 import hydra
@@ -15,6 +16,7 @@ from dl101 import CONFIG_DIR
 from dl101.checkpoints import RunConfigInCheckpoint
 from dl101.hparams import log_hparams
 
+log = logging.getLogger(__name__)
 # Batches come from in-memory tensors, so worker processes would only add overhead.
 warnings.filterwarnings("ignore", ".*does not have many workers.*")
 # Lightning's own use of a deprecated torch API; nothing a user can act on.
@@ -54,10 +56,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test"):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
-            warnings.warn(
-                "No best checkpoint (fast_dev_run or no validation): testing last weights",
-                stacklevel=2,
-            )
+            log.info("No best checkpoint kept (fast_dev_run, save_top_k=0): testing final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     print_summary(metrics, cfg.paths.output_dir)

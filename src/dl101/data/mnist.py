@@ -6,6 +6,7 @@ import torch
 from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST
+from torchvision.transforms.v2 import RandomAffine
 
 from dl101.data.sources import ensure_mnist, verify
 
@@ -63,6 +64,10 @@ class MNISTDataModule(LightningDataModule):
         split_seed: int = 12345,
         train_subset: int | None = None,
         val_subset: int | None = None,
+        train_slice: list[int] | None = None,
+        val_slice: list[int] | None = None,
+        augment: dict | None = None,
+        eval_train_set: bool = False,
         batch_size: int = 128,
         eval_batch_size: int = 1000,
         normalize: bool = True,
@@ -79,6 +84,11 @@ class MNISTDataModule(LightningDataModule):
         self.data_dir, self.source = data_dir, source
         self.val_size, self.split_seed = val_size, split_seed
         self.train_subset, self.val_subset = train_subset, val_subset
+        self.slices = check_slices(train_slice, val_slice)
+        self.eval_train_set = eval_train_set
+        # Augmented pixels outside the image get the value a black pixel has after scaling.
+        black = -mean / std if normalize else 0.0
+        self.augmenter = RandomAffine(**augment, fill=black) if augment else None
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.normalize, self.mean, self.std = normalize, mean, std
         self.num_workers = num_workers
@@ -97,9 +107,13 @@ class MNISTDataModule(LightningDataModule):
         return self.transform(raw.data.unsqueeze(1)), raw.targets
 
     def split_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Train and validation indices into the official 60k, fixed by `split_seed`."""
-        order = torch.randperm(60000, generator=torch.Generator().manual_seed(self.split_seed))
-        train_idx, val_idx = order[self.val_size :], order[: self.val_size]
+        """Train and validation indices into the official 60k: the given slices, or a random
+        split fixed by `split_seed`, then the optional subsets."""
+        if self.slices:
+            train_idx, val_idx = (torch.arange(start, stop) for start, stop in self.slices)
+        else:
+            order = torch.randperm(60000, generator=torch.Generator().manual_seed(self.split_seed))
+            train_idx, val_idx = order[self.val_size :], order[: self.val_size]
         for name, size, idx in (
             ("train", self.train_subset, train_idx),
             ("val", self.val_subset, val_idx),
@@ -122,7 +136,38 @@ class MNISTDataModule(LightningDataModule):
         return tensor_loader(self.train_set, self.batch_size, True, self.num_workers)
 
     def val_dataloader(self):
-        return tensor_loader(self.val_set, self.eval_batch_size, False, self.num_workers)
+        val = tensor_loader(self.val_set, self.eval_batch_size, False, self.num_workers)
+        if not self.eval_train_set:
+            return val
+        # A second loader: accuracy on the whole training set in eval mode, as the course plots.
+        return [val, tensor_loader(self.train_set, self.eval_batch_size, False, self.num_workers)]
 
     def test_dataloader(self):
         return tensor_loader(self.test_set, self.eval_batch_size, False, self.num_workers)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if self.augmenter is None or self.trainer is None or not self.trainer.training:
+            return batch
+        x, y = batch
+        # One random affine per image (a batch-level call would move every image alike).
+        return torch.stack([self.augmenter(image) for image in x]), y
+
+
+def check_slices(train_slice, val_slice) -> list[tuple[int, int]] | None:
+    """Both or neither; each [start, stop) within the 60k, and the two disjoint."""
+    if train_slice is None and val_slice is None:
+        return None
+    if train_slice is None or val_slice is None:
+        raise ValueError("data.train_slice and data.val_slice must be given together")
+    slices = []
+    for name, value in (("train_slice", train_slice), ("val_slice", val_slice)):
+        start, stop = value
+        if not 0 <= start < stop <= 60000:
+            raise ValueError(f"data.{name}={list(value)}: need 0 <= start < stop <= 60000")
+        slices.append((start, stop))
+    (a, b), (c, d) = slices
+    if a < d and c < b:
+        raise ValueError(
+            f"data.train_slice={list(train_slice)} overlaps data.val_slice={list(val_slice)}"
+        )
+    return slices

