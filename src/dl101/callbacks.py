@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from pytorch_lightning import Callback, LightningModule, Trainer
@@ -98,12 +100,17 @@ class LinearFitReport(Callback):
             rprint(f"{label:>11}: {line}   (mse {mse:.6g})")
 
 
-def gradient_flow_verdict(first_over_last: float, limit: float = 100.0) -> str:
-    """Name the regime from the first-layer / last-layer gradient-norm ratio."""
-    if first_over_last < 1 / limit:
-        return "vanishing"
-    if first_over_last > limit:
+def gradient_flow_verdict(first_over_last: float, first_norm: float, band: float = 100.0) -> str:
+    """Name the regime from the first layer's gradient norm, absolute and relative to the last
+    layer's: a healthy network keeps both within `band` of 1."""
+    if (
+        not math.isfinite(first_over_last * first_norm)
+        or first_norm > band
+        or first_over_last > band
+    ):
         return "exploding"
+    if first_norm < 1 / band or first_over_last < 1 / band:
+        return "vanishing"
     return "healthy"
 
 
@@ -114,7 +121,7 @@ class GradientFlow(Callback):
 
     def __init__(self, every_n_steps: int = 25):
         self.every_n_steps = every_n_steps
-        self.ratio_at_init: float | None = None
+        self.verdict_at_init: str | None = None
 
     def on_before_optimizer_step(self, trainer: Trainer, pl_module: LightningModule, optimizer):
         step = trainer.global_step
@@ -130,15 +137,15 @@ class GradientFlow(Callback):
         metrics = {f"grad_norm/layer{i + 1:02d}": norm for i, norm in enumerate(norms)}
         metrics["grad_flow/first_over_last"] = ratio
         if step == 0:
-            self.ratio_at_init = ratio
             metrics["grad_flow/first_over_last_at_init"] = ratio
+            metrics["grad_flow/first_layer_at_init"] = norms[0]
+            self.verdict_at_init = (
+                f"first layer {norms[0]:.3g}, first/last {ratio:.3g} -> "
+                f"{gradient_flow_verdict(ratio, norms[0])}"
+            )
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        if self.ratio_at_init is not None:
-            ratio = self.ratio_at_init
-            rprint(
-                f"Gradient flow at initialization: first/last layer = {ratio:.3g} -> "
-                f"{gradient_flow_verdict(ratio)}"
-            )
+        if self.verdict_at_init:
+            rprint(f"Gradient norms at initialization: {self.verdict_at_init}")

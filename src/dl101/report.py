@@ -115,11 +115,11 @@ def group_rows(
     course_keys = [m for m in metrics if has_course and m in COURSE_KEYS]
     judged = metrics[-1]
     compare = all(len(members) >= 2 for members in groups.values())  # seeds to judge spread
-    flow = next((m for m in metrics if m.startswith("grad_flow/")), None)
+    flow = any(run.final("grad_flow/first_layer_at_init") is not None for run in runs)
     header = [" / ".join(group_by), "runs", *(f"{m} (mean ± std)" for m in metrics)]
     header += [f"course {m}" for m in course_keys]
     header += [f"{judged} vs {next(iter(groups))}"] * compare
-    header += [f"gradients ({flow})"] * (flow is not None)
+    header += ["gradients at init"] * flow
 
     def finals(members: list[Run], metric: str) -> list[float]:
         return [v for run in members if (v := run.final(metric)) is not None]
@@ -133,9 +133,10 @@ def group_rows(
         cells += [fmt(course.get(COURSE_KEYS[metric])) for metric in course_keys]
         if compare:
             cells.append(verdict(finals(members, judged), reference))
-        if flow is not None:
-            ratios = finals(members, flow)
-            cells.append(gradient_flow_verdict(statistics.mean(ratios)) if ratios else "-")
+        if flow:
+            run = members[0]
+            ratio = run.final("grad_flow/first_over_last_at_init")
+            cells.append(gradient_flow_verdict(ratio, run.final("grad_flow/first_layer_at_init")))
         rows.append(cells)
     return header, rows
 
