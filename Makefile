@@ -11,7 +11,7 @@ PORT ?= 6006
 
 .DEFAULT_GOAL := help
 .PHONY: help install data train eval test test-slow lint format tensorboard bench-data clean clean-logs \
-	sweep-regularization sweep-stability
+	sweep-regularization sweep-stability report
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ sweep-stability: $(STAMP) data ## course III: sigmoid vs ReLU x init schemes on 
 	@d=logs/train/multiruns/stability_$$(date +%Y-%m-%d_%H-%M-%S); \
 	$(BIN)/python -m dl101.train sweep=stability hydra.sweep.dir=$$d $(ARGS) && \
 	$(BIN)/python -m dl101.report $$d
+
+report: $(STAMP) ## summarize a run or sweep folder from its TensorBoard logs; RUN=logs/train/multiruns/...
+	$(BIN)/python -m dl101.report $(RUN) $(ARGS)
 
 clean-logs: ## delete logs/
 	rm -rf logs

@@ -22,3 +22,13 @@ def test_course_logreg_reproduces_the_course_curve(mnist_dir, tmp_path):
 
 def test_softmax_tuned_reaches_92_percent(mnist_dir, tmp_path):
     assert train(compose_config(tmp_path, ["experiment=softmax_tuned", *QUIET]))["test/acc"] >= 0.92
+
+
+def test_mlp_mnist_reaches_98_percent(mnist_dir, tmp_path):
+    assert train(compose_config(tmp_path, ["experiment=mlp_mnist", *QUIET]))["test/acc"] >= 0.98
+
+
+def test_course_overfit_baseline_memorizes_its_20_images(mnist_dir, tmp_path):
+    metrics = train(compose_config(tmp_path, ["experiment=course_overfit", *QUIET]))
+    assert metrics["train_eval/acc"] == 1.0
+    assert 0.45 <= metrics["val/acc"] <= 0.60  # the course: 0.5246
