@@ -14,7 +14,7 @@ PORT ?= 6006
 	sweep-regularization sweep-stability report
 
 help: ## list the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
@@ -46,7 +46,7 @@ format: $(STAMP) ## ruff format and fix imports
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:$(PORT)
+tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:6006 (PORT=... to change)
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port $(PORT)
 
 bench-data: $(STAMP) data ## time one MNIST epoch: in-memory batches vs ToTensor DataLoader
