@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import math
+import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.loggers import TensorBoardLogger
 from rich import print as rprint
 from rich.console import Console
 from torchmetrics.classification import MulticlassAccuracy
+from torchvision.utils import make_grid, save_image
 
 from dl101.models.linear_regression import closed_form_fit, squared_error
 from dl101.predict import as_rows, prediction_table
@@ -149,3 +153,58 @@ class GradientFlow(Callback):
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if self.verdict_at_init:
             rprint(f"Gradient norms at initialization: {self.verdict_at_init}")
+
+
+class RunStats(Callback):
+    """Log the parameter count and the wall time of fitting, for tables that compare runs."""
+
+    def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        metrics = {
+            "stats/params": float(sum(p.numel() for p in pl_module.parameters())),
+            "stats/fit_seconds": time.perf_counter() - self.start,
+        }
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+
+
+class FeatureMaps(Callback):
+    """After training, show what the convolutions learned (course part IV): the first layer's
+    filters and, for a few test digits, the feature maps after every conv block, as image grids
+    in TensorBoard (IMAGES tab) and as PNG files under `<run>/figures/`."""
+
+    def __init__(self, num_images: int = 4, max_channels: int = 16, pixels: int = 56):
+        self.num_images, self.max_channels, self.pixels = num_images, max_channels, pixels
+
+    def grid(self, maps: torch.Tensor, nrow: int = 8) -> torch.Tensor:
+        """(N, H, W) maps -> one (3, H', W') image, each map scaled to its own range."""
+        maps = F.interpolate(maps.unsqueeze(1), size=(self.pixels, self.pixels), mode="nearest")
+        return make_grid(maps, nrow=nrow, normalize=True, scale_each=True, padding=2, pad_value=1)
+
+    @torch.no_grad()
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        out_dir = Path(trainer.default_root_dir) / "figures"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        images = {}
+        first_conv = next(m for m in pl_module.modules() if isinstance(m, torch.nn.Conv2d))
+        images["filters/conv1"] = self.grid(first_conv.weight[:, 0].cpu())  # (out, k, k)
+        was_training = pl_module.training
+        pl_module.eval()
+        x = trainer.datamodule.test_set.x[: self.num_images].to(pl_module.device)
+        images["feature_maps/input"] = self.grid(x[:, 0].cpu(), nrow=self.num_images)
+        for index, block in enumerate(pl_module.features):
+            x = block(x)
+            for digit in range(len(x)):
+                tag = f"feature_maps/block{index + 1}/digit{digit}"
+                images[tag] = self.grid(x[digit, : self.max_channels].cpu())
+        pl_module.train(was_training)
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                for tag, image in images.items():
+                    logger.experiment.add_image(tag, image, trainer.global_step)
+        for tag, image in images.items():
+            save_image(image, out_dir / (tag.replace("/", "_") + ".png"))

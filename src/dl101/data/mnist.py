@@ -6,8 +6,8 @@ import torch
 from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST
-from torchvision.transforms.v2 import RandomAffine
 
+from dl101.data.augment import BatchRandomAffine
 from dl101.data.sources import ensure_mnist, verify
 
 
@@ -88,7 +88,7 @@ class MNISTDataModule(LightningDataModule):
         self.eval_train_set = eval_train_set
         # Augmented pixels outside the image get the value a black pixel has after scaling.
         black = -mean / std if normalize else 0.0
-        self.augmenter = RandomAffine(**augment, fill=black) if augment else None
+        self.augmenter = BatchRandomAffine(**augment, fill=black) if augment else None
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.normalize, self.mean, self.std = normalize, mean, std
         self.num_workers = num_workers
@@ -149,8 +149,7 @@ class MNISTDataModule(LightningDataModule):
         if self.augmenter is None or self.trainer is None or not self.trainer.training:
             return batch
         x, y = batch
-        # One random affine per image (a batch-level call would move every image alike).
-        return torch.stack([self.augmenter(image) for image in x]), y
+        return self.augmenter(x), y
 
 
 def check_slices(train_slice, val_slice) -> list[tuple[int, int]] | None:
