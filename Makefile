@@ -11,7 +11,7 @@ PORT ?= 6006
 
 .DEFAULT_GOAL := help
 .PHONY: help install data train eval test test-slow lint format tensorboard bench-data clean clean-logs \
-	sweep-regularization sweep-stability report
+	sweep-regularization sweep-stability sweep-cnn report
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -60,6 +60,11 @@ sweep-regularization: $(STAMP) data ## course III: overfit baseline vs weight de
 sweep-stability: $(STAMP) data ## course III: sigmoid vs ReLU x init schemes on a deep MLP, gradient-flow table
 	@d=logs/train/multiruns/stability_$$(date +%Y-%m-%d_%H-%M-%S); \
 	$(BIN)/python -m dl101.train sweep=stability hydra.sweep.dir=$$d $(ARGS) && \
+	$(BIN)/python -m dl101.report $$d
+
+sweep-cnn: $(STAMP) data ## course IV: same vs valid padding, stride 2 vs pooling, max vs avg pooling; table
+	@d=logs/train/multiruns/cnn_$$(date +%Y-%m-%d_%H-%M-%S); \
+	$(BIN)/python -m dl101.train sweep=cnn hydra.sweep.dir=$$d $(ARGS) && \
 	$(BIN)/python -m dl101.report $$d
 
 report: $(STAMP) ## summarize a run or sweep folder from its TensorBoard logs; RUN=logs/train/multiruns/...

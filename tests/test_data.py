@@ -13,13 +13,13 @@ from dl101.data import MNISTDataModule
 from dl101.data.sources import (
     MNIST_MD5,
     DataIntegrityError,
-    _write_atomic,
     bad_files,
     ensure_mnist,
     idx_bytes,
     md5,
     raw_dir,
     verify,
+    write_atomic,
 )
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
@@ -141,7 +141,7 @@ def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr("os.fsync", killed)
     with pytest.raises(KeyboardInterrupt):
-        _write_atomic(tmp_path / "raw" / "file", b"x" * 1000)
+        write_atomic(tmp_path / "raw" / "file", b"x" * 1000)
     assert list((tmp_path / "raw").iterdir()) == []
 
 

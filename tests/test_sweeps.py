@@ -37,3 +37,13 @@ def test_stability_sweep_reports_gradient_flow(mnist_dir, tmp_path):
     table = (tmp_path / "report.md").read_text()
     assert "| sigmoid / kaiming | 1 |" in table and "vanishing" in table
     assert "| relu / kaiming | 1 |" in table and "healthy" in table
+
+
+def test_cnn_sweep_reports_accuracy_parameters_and_time(mnist_dir, tmp_path):
+    run(["dl101.train", "sweep=cnn", "data.train_subset=512", "trainer.max_epochs=1",
+         "callbacks.progress_bar.refresh_rate=0", f"hydra.sweep.dir={tmp_path}"])  # fmt: skip
+    run(["dl101.report", str(tmp_path)])
+    table = (tmp_path / "report.md").read_text()
+    assert "stats/params" in table and "stats/fit_seconds" in table and "test/acc" in table
+    for variant in ("same_maxpool", "valid_maxpool", "same_avgpool", "same_stride2"):
+        assert f"| {variant} | 1 |" in table

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from pytorch_lightning import Callback, LightningModule, Trainer
 from pytorch_lightning.loggers import TensorBoardLogger
 from rich import print as rprint
@@ -17,6 +18,7 @@ from torchvision.utils import make_grid, save_image
 
 from dl101.models.linear_regression import closed_form_fit, squared_error
 from dl101.predict import as_rows, prediction_table
+from dl101.sample import generate
 
 
 class TestSetCurve(Callback):
@@ -208,3 +210,64 @@ class FeatureMaps(Callback):
                     logger.experiment.add_image(tag, image, trainer.global_step)
         for tag, image in images.items():
             save_image(image, out_dir / (tag.replace("/", "_") + ".png"))
+
+
+class PredictionGrid(Callback):
+    """After testing, a grid of test digits titled with the predicted and the true label
+    (course part V, "Visualizing prediction made by RNN model"): TensorBoard figure and PNG."""
+
+    def __init__(self, num_images: int = 16, columns: int = 8):
+        self.num_images, self.columns = num_images, columns
+
+    @torch.no_grad()
+    def on_test_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
+        test_set = trainer.datamodule.test_set
+        x, y = test_set.x[: self.num_images], test_set.y[: self.num_images]
+        predicted = pl_module(x.to(pl_module.device)).argmax(1).cpu()
+        rows = math.ceil(len(x) / self.columns)
+        figure = Figure(figsize=(1.4 * self.columns, 1.6 * rows))
+        axes = figure.subplots(rows, self.columns, squeeze=False)
+        for ax in axes.flat:
+            ax.axis("off")
+        for ax, image, guess, truth in zip(axes.flat, x, predicted, y, strict=False):
+            ax.imshow(image[0].numpy(), cmap="gray_r")
+            wrong = guess != truth
+            ax.set_title(f"predict: {guess}" + (f" ({truth})" if wrong else ""),
+                         fontsize=9, color="red" if wrong else "black")  # fmt: skip
+        figure.tight_layout()
+        out_dir = Path(trainer.default_root_dir) / "figures"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out_dir / "test_predictions.png", dpi=100)
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_figure("predictions/test", figure, trainer.global_step)
+
+
+class TextSample(Callback):
+    """After training, continue a prompt with the language model: printed, and logged to
+    TensorBoard's TEXT tab."""
+
+    def __init__(self, prompt: str = "It is raining", length: int = 300, temperature: float = 0.8):
+        self.prompt, self.length, self.temperature = prompt, length, temperature
+
+    def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        datamodule = trainer.datamodule
+        text = generate(
+            pl_module,
+            datamodule.vocab,
+            datamodule.level,
+            self.prompt,
+            self.length,
+            self.temperature,
+        )
+        Console().print(
+            f"Sample (temperature {self.temperature}):\n{text}", markup=False, highlight=False
+        )
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                # Markdown: indent by 4 spaces so line breaks survive.
+                logger.experiment.add_text(
+                    "sample", "    " + text.replace("\n", "\n    "), trainer.global_step
+                )

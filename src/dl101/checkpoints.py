@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 
@@ -38,3 +39,12 @@ def load_checkpoint(ckpt_path: str) -> dict:
 def run_config(checkpoint: dict) -> DictConfig:
     """The training run's resolved config, stored by RunConfigInCheckpoint."""
     return OmegaConf.create(checkpoint[RunConfigInCheckpoint.key])
+
+
+def restore_datamodule(checkpoint: dict, data_cfg: DictConfig):
+    """The run's datamodule with the state it saved (standardization statistics, vocabulary)."""
+    datamodule = instantiate(data_cfg)
+    state = checkpoint.get(type(datamodule).__qualname__)
+    if state:
+        datamodule.load_state_dict(state)
+    return datamodule

@@ -10,7 +10,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dl101 import CONFIG_DIR
-from dl101.checkpoints import load_checkpoint, run_config
+from dl101.checkpoints import load_checkpoint, restore_datamodule, run_config
+from dl101.data import model_args
 from dl101.train import instantiate_group, print_summary
 
 # Testing only: the checkpoint's training callbacks are not needed to restore its weights.
@@ -18,10 +19,10 @@ warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint nee
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    run = run_config(load_checkpoint(cfg.ckpt_path))
-    data_cfg = OmegaConf.merge(run.data, cfg.get("data") or {})
-    datamodule = instantiate(data_cfg)
-    model = instantiate(run.model)
+    checkpoint = load_checkpoint(cfg.ckpt_path)
+    run = run_config(checkpoint)
+    datamodule = restore_datamodule(checkpoint, OmegaConf.merge(run.data, cfg.get("data") or {}))
+    model = instantiate(run.model, **model_args(datamodule))
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     trainer.test(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)

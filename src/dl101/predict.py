@@ -14,7 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dl101 import CONFIG_DIR
-from dl101.checkpoints import load_checkpoint, run_config
+from dl101.checkpoints import load_checkpoint, restore_datamodule, run_config
+from dl101.data import model_args
 from dl101.models import Classifier
 
 
@@ -81,12 +82,9 @@ def load_for_prediction(ckpt_path: str):
     """The checkpoint's model with its weights and its datamodule with its saved statistics."""
     checkpoint = load_checkpoint(ckpt_path)
     run = run_config(checkpoint)
-    model = instantiate(run.model)
+    datamodule = restore_datamodule(checkpoint, run.data)
+    model = instantiate(run.model, **model_args(datamodule))
     model.load_state_dict(checkpoint["state_dict"])
-    datamodule = instantiate(run.data)
-    state = checkpoint.get(type(datamodule).__qualname__)
-    if state:
-        datamodule.load_state_dict(state)
     return model, datamodule
 
 

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from dl101 import CONFIG_DIR
 from dl101.checkpoints import RunConfigInCheckpoint
+from dl101.data import model_args
 from dl101.hparams import log_hparams
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model)
+    model = instantiate(cfg.model, **model_args(datamodule))
     callbacks = [*instantiate_group(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)

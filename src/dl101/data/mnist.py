@@ -148,6 +148,8 @@ class MNISTDataModule(LightningDataModule):
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if self.augmenter is None or self.trainer is None or not self.trainer.training:
             return batch
+        if not isinstance(batch, list | tuple):  # a model summary's example input, not (x, y)
+            return batch
         x, y = batch
         return self.augmenter(x), y
 

