@@ -21,6 +21,24 @@ from dl101.predict import as_rows, prediction_table
 from dl101.sample import generate
 
 
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+class FiniteLossGuard(Callback):
+    """Stop at the first non-finite training loss, naming the step and what usually fixes it.
+    Training stops before anything is saved, so no NaN weights become `last` or `best`."""
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        if loss is not None and not torch.isfinite(loss).all():
+            raise NonFiniteLossError(
+                f"The training loss became {loss.item()} at step {trainer.global_step} (epoch "
+                f"{trainer.current_epoch}, batch {batch_idx}). Lower the learning rate (e.g. "
+                "model.optimizer.lr=...) or clip gradients (trainer.gradient_clip_val=1.0)."
+            )
+
+
 class TestSetCurve(Callback):
     """The course's curve: official test-set accuracy each time validation runs.
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
+from pytorch_lightning.plugins import TorchCheckpointIO
+
+from dl101.data.sources import write_atomic
 
 
 class RunConfigInCheckpoint(Callback):
@@ -20,6 +24,48 @@ class RunConfigInCheckpoint(Callback):
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[self.key] = self.config
+
+
+class RNGStateInCheckpoint(Callback):
+    """Save torch's global RNG with every checkpoint and restore it on resume, so dropout and
+    augmentation continue as if the run had never stopped."""
+
+    key = "dl101_torch_rng_state"
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        checkpoint[self.key] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        if self.key in checkpoint:
+            torch.set_rng_state(checkpoint[self.key])
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Write each checkpoint beside its target, then rename: a run killed while saving leaves the
+    previous `last.ckpt` intact instead of a truncated file that fails to load."""
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        torch.save(checkpoint, buffer)
+        write_atomic(path, buffer.getvalue())
+
+
+def resolve_ckpt_path(ckpt_path: str | None, log_dir: str, task_name: str) -> str | None:
+    """`last` -> the newest `last.ckpt` under logs/<task_name>/; a path -> itself, checked."""
+    if ckpt_path is None:
+        return None
+    if ckpt_path == "last":
+        candidates = list((Path(log_dir) / task_name).glob("**/checkpoints/last.ckpt"))
+        if not candidates:
+            raise FileNotFoundError(
+                f"ckpt_path=last: no last.ckpt under {Path(log_dir) / task_name}; "
+                "give the checkpoint's path instead"
+            )
+        ckpt_path = str(max(candidates, key=lambda p: p.stat().st_mtime))
+    load_checkpoint(ckpt_path)  # a clear error now rather than a traceback inside fit
+    return ckpt_path
 
 
 def load_checkpoint(ckpt_path: str) -> dict:

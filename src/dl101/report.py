@@ -3,9 +3,9 @@
     python -m dl101.report logs/train/multiruns/<time> [--group-by KEY] [--metrics M ...]
 
 One row per job (its overrides and the final and best value of each metric), or, with
---group-by, one row per group with mean +- std over its jobs (e.g. over seeds) beside the course's
-number when the job's config carries `course_result`. Printed as a rich table and written as
-report.md and report.csv in the folder.
+--group-by (or when the sweep varies `seed`), one row per group with mean +- std over its jobs
+beside the course's number when the job's config carries `course_result`. Printed as a rich
+table and written as report.md and report.csv in the folder.
 """
 
 from __future__ import annotations
@@ -44,6 +44,9 @@ class Run:
         return min(values) if tag.endswith(("loss", "mse")) else max(values)
 
     def lookup(self, dotted_key: str):
+        """A config value by dotted key; `overrides` = the job's overrides except its seed."""
+        if dotted_key == "overrides":
+            return " ".join(o for o in self.overrides if not o.startswith("seed=")) or "(none)"
         value = self.config
         for part in dotted_key.split("."):
             if not isinstance(value, dict) or part not in value:
@@ -182,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     group_by = args.group_by.split(",") if args.group_by else report_cfg.get("group_by")
     if isinstance(group_by, str):
         group_by = [group_by]
+    if not group_by and any(o.startswith("seed=") for run in runs for o in run.overrides):
+        group_by = ["overrides"]  # a sweep over seeds: one row per setting, mean ± std
     metrics = args.metrics or report_cfg.get("metrics") or DEFAULT_METRICS
     if group_by:
         header, rows = group_rows(runs, metrics, group_by)

@@ -1,6 +1,6 @@
 """Continue a prompt with a trained language model.
 
-    python -m dl101.sample ckpt_path=logs/.../last.ckpt prompt="It is raining" temperature=0.8
+python -m dl101.sample ckpt_path=logs/.../last.ckpt prompt="It is raining" temperature=0.8
 """
 
 from __future__ import annotations

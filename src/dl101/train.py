@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dl101 import CONFIG_DIR
-from dl101.checkpoints import RunConfigInCheckpoint
+from dl101.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint, resolve_ckpt_path
 from dl101.data import model_args
 from dl101.hparams import log_hparams
 
@@ -47,12 +47,17 @@ def train(cfg: DictConfig) -> dict[str, float]:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, **model_args(datamodule))
-    callbacks = [*instantiate_group(cfg.get("callbacks")), RunConfigInCheckpoint(cfg)]
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
+    callbacks = [
+        *instantiate_group(cfg.get("callbacks")),
+        RunConfigInCheckpoint(cfg),
+        RNGStateInCheckpoint(),
+    ]
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_hparams(loggers, cfg)
 
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     if cfg.get("test"):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""

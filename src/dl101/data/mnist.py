@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 from pytorch_lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.datasets import MNIST
 
 from dl101.data.augment import BatchRandomAffine
@@ -39,11 +39,32 @@ def keep_batch(batch):
     return batch
 
 
+class EpochShuffleSampler(Sampler[int]):
+    """A new random order every epoch that depends only on (seed, epoch), not on the global RNG:
+    a run resumed from a checkpoint sees the same batches as one that never stopped.
+    Lightning calls `set_epoch` at every epoch start."""
+
+    def __init__(self, size: int, seed: int | None = None):
+        self.size = size
+        self.seed = torch.initial_seed() if seed is None else seed  # = the run's seed_everything
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+
 def tensor_loader(data: TensorBatches, batch_size: int, shuffle: bool, num_workers: int):
     return DataLoader(
         data,
         batch_size=batch_size,
-        shuffle=shuffle,
+        sampler=EpochShuffleSampler(len(data)) if shuffle else None,
         collate_fn=keep_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,

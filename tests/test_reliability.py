@@ -1,0 +1,188 @@
+"""Killed runs resume, results reproduce, faults are refused clearly and lose nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from hydra.errors import InstantiationException
+
+from dl101 import PROJECT_ROOT
+from dl101.callbacks import NonFiniteLossError
+from dl101.checkpoints import AtomicCheckpointIO, load_checkpoint
+from dl101.data.sources import MNIST_MD5, bad_files, md5, raw_dir
+from dl101.train import train
+from tests.helpers import QUIET, compose_config
+
+ENV = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
+# About a second an epoch: long enough to be killed in the middle of the second one.
+RESUMABLE = [
+    "seed=7", "trainer.deterministic=true", "trainer.max_epochs=3", "data.batch_size=16",
+    "data.train_subset=8000",
+]  # fmt: skip
+COMPARED = ("val/acc", "val/loss", "test/acc", "test/loss")
+
+
+def train_command(*overrides: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "dl101.train",
+        *overrides,
+        "callbacks.progress_bar.refresh_rate=0",
+    ]
+
+
+def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(mnist_dir, tmp_path):
+    uninterrupted = train(compose_config(tmp_path / "a", [*RESUMABLE, *QUIET]))
+
+    killed_dir = tmp_path / "b"
+    process = subprocess.Popen(
+        train_command(*RESUMABLE, f"hydra.run.dir={killed_dir}"),
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    last = killed_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 120
+    while not last.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert last.exists(), "the first epoch never finished"
+    time.sleep(0.3)  # into the second epoch
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+    assert load_checkpoint(str(last))["epoch"] == 0  # only the first epoch was saved
+
+    cfg = compose_config(tmp_path / "c", [*RESUMABLE, f"ckpt_path={last}", *QUIET])
+    resumed = train(cfg)
+    for name in COMPARED:
+        assert resumed[name] == pytest.approx(uninterrupted[name], abs=1e-6), name
+
+
+def test_ckpt_path_last_picks_the_newest_run(mnist_dir, tmp_path):
+    train(compose_config(tmp_path, ["debug=limit", *QUIET]))
+    cfg = compose_config(
+        tmp_path / "resumed", ["debug=limit", "ckpt_path=last", "trainer.max_epochs=3", *QUIET]
+    )
+    cfg.paths.log_dir = str(tmp_path / "logs")
+    (tmp_path / "logs" / "debug" / "runs" / "x").mkdir(parents=True)
+    shutil.copytree(
+        tmp_path / "checkpoints", tmp_path / "logs" / "debug" / "runs" / "x" / "checkpoints"
+    )
+    train(cfg)
+    resumed = load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "last.ckpt"))
+    assert resumed["global_step"] == 15  # 10 steps restored + 5 of the third epoch
+
+
+def test_interrupted_checkpoint_save_keeps_the_previous_file(tmp_path, monkeypatch):
+    io = AtomicCheckpointIO()
+    target = tmp_path / "last.ckpt"
+    io.save_checkpoint({"step": 1}, target)
+
+    def killed(_fd):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("os.fsync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"step": 2, "big": torch.zeros(100_000)}, target)
+    assert torch.load(target, weights_only=True) == {"step": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def test_same_seed_same_metrics_other_seed_different(mnist_dir, tmp_path):
+    def run(name: str, seed: int) -> dict:
+        overrides = ["debug=limit", f"seed={seed}", "trainer.deterministic=true", *QUIET]
+        return train(compose_config(tmp_path / name, overrides))
+
+    first, again, other = run("a", 1), run("b", 1), run("c", 2)
+    assert all(first[k] == again[k] for k in COMPARED)
+    assert first["val/loss"] != other["val/loss"]
+
+
+def test_diverging_run_stops_at_the_first_non_finite_loss(mnist_dir, tmp_path):
+    overrides = ["model=mlp", "model.optimizer.lr=1e8", "trainer.max_epochs=1", *QUIET]
+    with pytest.raises(
+        NonFiniteLossError, match=r"became nan at step \d+ .*learning rate.*gradient_clip_val"
+    ):
+        train(compose_config(tmp_path, overrides))
+    assert not list(tmp_path.glob("checkpoints/*.ckpt"))  # no NaN weights kept as last or best
+
+
+@pytest.mark.parametrize(
+    ("override", "error", "message"),
+    [
+        ("data.batch_size=0", ValueError, "data.batch_size=0"),
+        ("data.val_size=60000", ValueError, "data.val_size=60000"),
+        ("model.optimizer.lr=-0.1", ValueError, "model.optimizer.lr=-0.1"),
+        ("ckpt_path=missing.ckpt", FileNotFoundError, "ckpt_path=missing.ckpt: no such file"),
+        ("ckpt_path=last", FileNotFoundError, "ckpt_path=last: no last.ckpt"),
+    ],
+)
+def test_bad_configuration_is_refused_before_training(tmp_path, override, error, message):
+    # Hydra wraps a constructor's error, keeping its message: "Error in call to target ...".
+    with pytest.raises((error, InstantiationException), match=message.replace(".", r"\.")):
+        train(compose_config(tmp_path, [override, *QUIET]))
+    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "tensorboard").exists()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused_clearly(tmp_path):
+    fake = tmp_path / "fake.ckpt"
+    fake.write_bytes(b"\x80\x04not a pickle at all")
+    with pytest.raises(ValueError, match="not a readable checkpoint"):
+        train(compose_config(tmp_path, [f"ckpt_path={fake}", *QUIET]))
+
+
+def test_make_data_repairs_a_corrupted_file(mnist_dir, tmp_path):
+    shutil.copytree(raw_dir(mnist_dir), raw_dir(tmp_path))
+    target = raw_dir(tmp_path) / "train-labels-idx1-ubyte"
+    payload = bytearray(target.read_bytes())
+    payload[123] ^= 0x01
+    target.write_bytes(bytes(payload))
+    check = subprocess.run(
+        [sys.executable, "-m", "dl101.data", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    assert check.returncode != 0 and "make data" in check.stderr and str(target) in check.stderr
+    repair = subprocess.run(
+        [sys.executable, "-m", "dl101.data", "--repair", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    assert repair.returncode == 0, repair.stderr
+    assert bad_files(tmp_path) == {} and md5(target) == MNIST_MD5[target.name]
+
+
+def test_two_runs_started_together_get_their_own_folders(mnist_dir, tmp_path):
+    command = train_command("debug=fast_dev_run", f"paths.log_dir={tmp_path}")
+    processes = [
+        subprocess.Popen(command, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for process in processes:
+        assert process.wait(timeout=300) == 0, process.stderr.read()[-2000:]
+    runs = list((tmp_path / "debug" / "runs").iterdir())
+    assert len(runs) == 2 and all((run / ".hydra" / "config.yaml").is_file() for run in runs)
+
+
+def test_seed_sweep_is_grouped_in_the_report(mnist_dir, tmp_path):
+    sweep = train_command("-m", "debug=limit", "seed=1,2,3", f"hydra.sweep.dir={tmp_path}")
+    assert subprocess.run(sweep, env=ENV, capture_output=True).returncode == 0
+    report = subprocess.run(
+        [sys.executable, "-m", "dl101.report", str(tmp_path)],
+        env=ENV,
+        capture_output=True,
+        text=True,
+    )
+    assert report.returncode == 0, report.stderr
+    table = (tmp_path / "report.md").read_text()
+    assert "| debug=limit callbacks.progress_bar.refresh_rate=0 | 3 |" in table and "±" in table
