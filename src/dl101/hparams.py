@@ -9,7 +9,10 @@ from torch.utils.tensorboard.summary import hparams
 # Config sections that describe the experiment; paths, hydra and callbacks do not.
 HPARAM_SECTIONS = ("model", "data", "trainer", "seed", "experiment_name")
 # Metrics the HPARAMS tab shows beside each run; their values are the runs' own scalars.
-JUDGED_BY = ("val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss", "train/loss")
+JUDGED_BY = (
+    "val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss", "train/loss",
+    "train_eval/acc", "val/mse", "test/mse", "val/ppl", "test/ppl",
+)  # fmt: skip
 
 
 def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:

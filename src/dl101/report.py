@@ -114,8 +114,11 @@ def group_rows(
     groups: dict[str, list[Run]] = {}
     for run in runs:
         groups.setdefault(" / ".join(str(run.lookup(key)) for key in group_by), []).append(run)
-    has_course = any(run.lookup("course_result") for run in runs)
-    course_keys = [m for m in metrics if has_course and m in COURSE_KEYS]
+    course_keys = [
+        m
+        for m in metrics
+        if any(COURSE_KEYS.get(m) in (run.lookup("course_result") or {}) for run in runs)
+    ]
     judged = metrics[-1]
     compare = all(len(members) >= 2 for members in groups.values())  # seeds to judge spread
     flow = any(run.final("grad_flow/first_layer_at_init") is not None for run in runs)
