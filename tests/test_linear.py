@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from functools import partial
 
 import pytest
@@ -12,13 +9,12 @@ import torch
 import torch.nn.functional as F
 from torchvision.datasets import MNIST
 
-from dl101 import PROJECT_ROOT
 from dl101.data import TableDataModule
 from dl101.models import SoftmaxRegression
 from dl101.models.linear_regression import closed_form_fit, squared_error
 from dl101.predict import load_for_prediction, predict
 from dl101.train import train
-from tests.helpers import QUIET, compose_config
+from tests.helpers import QUIET, compose_config, run_module
 
 
 def test_squared_error_reproduces_the_course_table():
@@ -99,18 +95,13 @@ def test_softmax_is_invariant_to_a_constant_added_to_all_logits():
 
 def test_predict_command_prints_the_prediction(tmp_path):
     train(compose_config(tmp_path, ["experiment=course_linear_regression", *QUIET]))
-    cmd = [
-        sys.executable,
-        "-m",
+    result = run_module(
         "dl101.predict",
         f"ckpt_path={tmp_path}/checkpoints/last.ckpt",
         "input=[2000]",
         "reference=400",
         f"paths.log_dir={tmp_path}/logs",
-    ]
-    env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
-    assert result.returncode == 0, result.stderr[-2000:]
+    )
     assert "364.50" in result.stdout and "+35.50" in result.stdout
 
 

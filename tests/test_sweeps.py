@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from dl101 import PROJECT_ROOT
-
-
-def run(args: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT), "COLUMNS": "200"}
-    result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, env=env,
-                            timeout=timeout)  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+from tests.helpers import run_module
 
 
 def test_regularization_sweep_prints_the_seed_averaged_table(mnist_dir, tmp_path):
-    run(["dl101.train", "sweep=regularization", "seed=1,2", "trainer.max_steps=20",
-         "callbacks.progress_bar.refresh_rate=0", f"hydra.sweep.dir={tmp_path}"])  # fmt: skip
+    run_module(
+        "dl101.train",
+        "sweep=regularization",
+        "seed=1,2",
+        "trainer.max_steps=20",
+        "callbacks.progress_bar.refresh_rate=0",
+        f"hydra.sweep.dir={tmp_path}",
+    )
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.isdigit()) == list("01234567")
-    report = run(["dl101.report", str(tmp_path)]).stdout
+    report = run_module("dl101.report", str(tmp_path)).stdout
     for variant in ("baseline", "weight_decay", "dropout", "augmentation"):
         assert variant in report
     assert "0.5246" in report and "0.6088" in report  # the course's numbers beside ours
@@ -30,19 +24,32 @@ def test_regularization_sweep_prints_the_seed_averaged_table(mnist_dir, tmp_path
 
 
 def test_stability_sweep_reports_gradient_flow(mnist_dir, tmp_path):
-    run(["dl101.train", "sweep=stability", "model.activation=sigmoid,relu", "model.init=kaiming",
-         "trainer.max_steps=2", "data.train_subset=256", "callbacks.progress_bar.refresh_rate=0",
-         f"hydra.sweep.dir={tmp_path}"])  # fmt: skip
-    run(["dl101.report", str(tmp_path)])
+    run_module(
+        "dl101.train",
+        "sweep=stability",
+        "model.activation=sigmoid,relu",
+        "model.init=kaiming",
+        "trainer.max_steps=2",
+        "data.train_subset=256",
+        "callbacks.progress_bar.refresh_rate=0",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    run_module("dl101.report", str(tmp_path))
     table = (tmp_path / "report.md").read_text()
     assert "| sigmoid / kaiming | 1 |" in table and "vanishing" in table
     assert "| relu / kaiming | 1 |" in table and "healthy" in table
 
 
 def test_cnn_sweep_reports_accuracy_parameters_and_time(mnist_dir, tmp_path):
-    run(["dl101.train", "sweep=cnn", "data.train_subset=512", "trainer.max_epochs=1",
-         "callbacks.progress_bar.refresh_rate=0", f"hydra.sweep.dir={tmp_path}"])  # fmt: skip
-    run(["dl101.report", str(tmp_path)])
+    run_module(
+        "dl101.train",
+        "sweep=cnn",
+        "data.train_subset=512",
+        "trainer.max_epochs=1",
+        "callbacks.progress_bar.refresh_rate=0",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    run_module("dl101.report", str(tmp_path))
     table = (tmp_path / "report.md").read_text()
     assert "stats/params" in table and "stats/fit_seconds" in table and "test/acc" in table
     for variant in ("same_maxpool", "valid_maxpool", "same_avgpool", "same_stride2"):

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from dl101 import PROJECT_ROOT
 from dl101.evaluate import evaluate
 from dl101.train import train
-from tests.helpers import QUIET, compose_config
+from tests.helpers import QUIET, compose_config, run_module
 
 
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
@@ -89,18 +85,8 @@ def test_course_logreg_logs_the_test_curve(mnist_dir, tmp_path):
 
 
 def test_multirun_from_the_command_line(mnist_dir, tmp_path):
-    cmd = [
-        sys.executable,
-        "-m",
-        "dl101.train",
-        "-m",
-        "model.optimizer.lr=0.01,0.1",
-        "trainer.max_steps=20",
-        f"paths.log_dir={tmp_path}",
-    ]
-    env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_module("dl101.train", "-m", "model.optimizer.lr=0.01,0.1", "trainer.max_steps=20",
+               f"paths.log_dir={tmp_path}")  # fmt: skip
     jobs = sorted(p for p in (tmp_path / "train" / "multiruns").glob("*/*") if p.is_dir())
     assert [job.name for job in jobs] == ["0", "1"]
     for job in jobs:

