@@ -9,6 +9,7 @@ import torch
 from hydra.utils import instantiate
 
 from dl101 import CONFIG_DIR
+from dl101.data import model_args
 from dl101.train import instantiate_group
 from tests.helpers import compose_config
 
@@ -32,6 +33,8 @@ def options(group: str) -> list[str]:
 
 
 CASES = [(group, option) for group in GROUPS for option in options(group)]
+# Options that only make sense with other data than the default MNIST.
+COMPANIONS = {"model=rnn_lm": ["data=text"], "data=text": ["model=rnn_lm"]}
 
 
 def test_every_group_has_options():
@@ -40,11 +43,12 @@ def test_every_group_has_options():
 
 @pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_config_composes_and_instantiates(tmp_path, group, option):
-    cfg = compose_config(tmp_path, [f"{group}={option}"])
+    choice = f"{group}={option}"
+    cfg = compose_config(tmp_path, [choice, *COMPANIONS.get(choice, [])])
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
         pytest.skip("composes; instantiating a GPU trainer needs a GPU")
     datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model)
+    model = instantiate(cfg.model, **model_args(datamodule))
     callbacks = instantiate_group(cfg.get("callbacks"))
     loggers = instantiate_group(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
