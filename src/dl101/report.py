@@ -88,6 +88,8 @@ def find_runs(path: Path) -> list[Run]:
 def fmt(value: float | None) -> str:
     if value is None:
         return "-"
+    if abs(value) >= 1e4 and float(value).is_integer():  # counts such as parameters
+        return f"{int(value):,}"
     return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.3g}"
 
 
