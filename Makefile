@@ -10,7 +10,7 @@ ARGS ?=
 PORT ?= 6006
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval test test-slow lint format tensorboard bench-data clean clean-logs \
+.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench-data clean clean-logs \
 	sweep-regularization sweep-stability sweep-cnn report
 
 help: ## list the targets
@@ -36,8 +36,12 @@ test: $(STAMP) data ## lint and run the fast test suite (what CI runs)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) data ## run the long tests (real training to course accuracies)
+test-slow: $(STAMP) data ## run the long tests (real training to course accuracies, DDP)
 	$(BIN)/python -m pytest -m slow
+
+test-full: $(STAMP) data ## lint and every test, the slow ones included
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m "slow or not slow"
 
 lint: $(STAMP) ## ruff check
 	$(BIN)/ruff check .
