@@ -8,7 +8,7 @@ from lightning_fabric.utilities.distributed import DistributedSamplerWrapper
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from dl101.data.mnist import EpochShuffleSampler
+from dl101.data.batching import EpochShuffleSampler
 from tests.helpers import compose_config, run_module
 
 QUICK = ["debug=limit", "callbacks.progress_bar.refresh_rate=0"]

@@ -11,7 +11,7 @@ from torch.utils.tensorboard.summary import hparams
 HPARAM_SECTIONS = ("model", "data", "trainer", "seed", "experiment_name")
 # Metrics the HPARAMS tab shows beside each run; their values are the runs' own scalars.
 JUDGED_BY = (
-    "val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss", "train/loss",
+    "val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss", "train/loss_epoch",
     "train_eval/acc", "val/mse", "test/mse", "val/ppl", "test/ppl",
 )  # fmt: skip
 

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dl101 import CONFIG_DIR
-from dl101.callbacks import NonFiniteLossError
+from dl101.callbacks import NonFiniteLossError, skip_unused_batch_hooks
 from dl101.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint, resolve_ckpt_path
 from dl101.data import model_args
 from dl101.hparams import log_hparams
@@ -70,11 +70,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, **model_args(datamodule))
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
-    callbacks = [
-        *instantiate_group(cfg.get("callbacks")),
-        RunConfigInCheckpoint(cfg),
-        RNGStateInCheckpoint(),
-    ]
+    callbacks = skip_unused_batch_hooks(
+        [*instantiate_group(cfg.get("callbacks")), RunConfigInCheckpoint(cfg), RNGStateInCheckpoint()]
+    )
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     log_hparams(loggers, cfg)

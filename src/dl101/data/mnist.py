@@ -1,74 +1,15 @@
-"""MNIST as in-memory tensors: the official 60k/10k split, a seeded validation part of the 60k."""
+"""MNIST as in-memory tensors: the official 60k/10k split, a seeded validation part of the 60k,
+held on the training device (a GPU, when there is one)."""
 
 from __future__ import annotations
 
 import torch
 from pytorch_lightning import LightningDataModule
-from torch.utils.data import DataLoader, Dataset, Sampler
 from torchvision.datasets import MNIST
 
 from dl101.data.augment import BatchRandomAffine
+from dl101.data.batching import TensorBatches, tensor_loader, training_device
 from dl101.data.sources import ensure_mnist, verify
-
-
-class TensorBatches(Dataset):
-    """Features and targets held as tensors; a whole batch is one fancy-indexing call.
-
-    `__getitems__` lets a plain DataLoader (and Lightning's distributed sampler) fetch a batch
-    without a per-sample Python loop or collate.
-    """
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor):
-        if len(x) != len(y):
-            raise ValueError(f"features ({len(x)}) and targets ({len(y)}) differ in length")
-        self.x, self.y = x, y
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-    def __getitem__(self, index):
-        return self.x[index], self.y[index]
-
-    def __getitems__(self, indices: list[int]):
-        index = torch.as_tensor(indices)
-        return self.x[index], self.y[index]
-
-
-def keep_batch(batch):
-    """collate_fn for TensorBatches: the batch is already stacked."""
-    return batch
-
-
-class EpochShuffleSampler(Sampler[int]):
-    """A new random order every epoch that depends only on (seed, epoch), not on the global RNG:
-    a run resumed from a checkpoint sees the same batches as one that never stopped.
-    Lightning calls `set_epoch` at every epoch start."""
-
-    def __init__(self, size: int, seed: int | None = None):
-        self.size = size
-        self.seed = torch.initial_seed() if seed is None else seed  # = the run's seed_everything
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.size
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
-
-
-def tensor_loader(data: TensorBatches, batch_size: int, shuffle: bool, num_workers: int):
-    return DataLoader(
-        data,
-        batch_size=batch_size,
-        sampler=EpochShuffleSampler(len(data)) if shuffle else None,
-        collate_fn=keep_batch,
-        num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-    )
 
 
 class MNISTDataModule(LightningDataModule):
@@ -95,6 +36,7 @@ class MNISTDataModule(LightningDataModule):
         mean: float = 0.1307,
         std: float = 0.3081,
         num_workers: int = 0,
+        keep_on_device: bool = True,
     ):
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
@@ -112,7 +54,7 @@ class MNISTDataModule(LightningDataModule):
         self.augmenter = BatchRandomAffine(**augment, fill=black) if augment else None
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size
         self.normalize, self.mean, self.std = normalize, mean, std
-        self.num_workers = num_workers
+        self.num_workers, self.keep_on_device = num_workers, keep_on_device
         self.train_set = self.val_set = self.test_set = None
 
     def prepare_data(self) -> None:
@@ -152,6 +94,10 @@ class MNISTDataModule(LightningDataModule):
         self.train_set = TensorBatches(x[train_idx], y[train_idx])
         self.val_set = TensorBatches(x[val_idx], y[val_idx])
         self.test_set = TensorBatches(*self._images(train=False))
+        if self.keep_on_device:  # a GPU then slices batches itself: no copy per step
+            device = training_device(self)
+            for data in (self.train_set, self.val_set, self.test_set):
+                data.to(device)
 
     def train_dataloader(self):
         return tensor_loader(self.train_set, self.batch_size, True, self.num_workers)

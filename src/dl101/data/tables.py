@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from pytorch_lightning import LightningDataModule
 
-from dl101.data.mnist import TensorBatches, tensor_loader
+from dl101.data.batching import TensorBatches, tensor_loader
 
 
 class TableDataModule(LightningDataModule):

@@ -10,6 +10,12 @@ import torch
 from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from dl101.data.batching import (
+    EpochShuffleSampler,
+    IndexBatchSampler,
+    keep_batch,
+    training_device,
+)
 from dl101.data.corpora import read_text_file, shakespeare_plays, time_machine
 
 UNK = "<unk>"
@@ -65,9 +71,9 @@ class RandomWindows(Dataset):
     def __len__(self) -> int:
         return (len(self.ids) - 1 - self.seq_len) // self.seq_len
 
-    def __getitems__(self, indices: list[int]):
-        starts = self.offset + torch.as_tensor(indices) * self.seq_len
-        index = starts.unsqueeze(1) + torch.arange(self.seq_len + 1)  # (B, T + 1)
+    def __getitems__(self, indices):
+        starts = self.offset + torch.as_tensor(indices).to(self.ids.device) * self.seq_len
+        index = starts.unsqueeze(1) + torch.arange(self.seq_len + 1, device=self.ids.device)
         window = self.ids[index]
         return window[:, :-1], window[:, 1:]
 
@@ -93,10 +99,6 @@ class SequentialStreams(Dataset):
         return self.x[:, block], self.y[:, block]  # (B, T) each
 
 
-def keep_batch(batch):
-    return batch
-
-
 class TextDataModule(LightningDataModule):
     def __init__(
         self,
@@ -113,6 +115,7 @@ class TextDataModule(LightningDataModule):
         batch_size: int = 64,
         scheme: str = "random",
         eval_batch_size: int = 32,
+        keep_on_device: bool = True,
     ):
         super().__init__()
         if scheme not in ("random", "sequential"):
@@ -127,7 +130,7 @@ class TextDataModule(LightningDataModule):
         self.val_plays, self.test_plays = list(val_plays), list(test_plays)
         self.val_fraction, self.test_fraction = val_fraction, test_fraction
         self.seq_len, self.batch_size, self.eval_batch_size = seq_len, batch_size, eval_batch_size
-        self.scheme = scheme
+        self.scheme, self.keep_on_device = scheme, keep_on_device
         self.vocab: Vocab | None = None
         self.splits: dict[str, torch.Tensor] = {}
 
@@ -173,7 +176,8 @@ class TextDataModule(LightningDataModule):
         tokens = {name: tokenize(text, self.level) for name, text in self.split_texts().items()}
         if self.vocab is None:  # a checkpoint's vocabulary wins over a rebuilt one
             self.vocab = Vocab(tokens["train"], self.min_freq)
-        self.splits = {name: self.vocab.encode(toks) for name, toks in tokens.items()}
+        device = training_device(self) if self.keep_on_device else torch.device("cpu")
+        self.splits = {name: self.vocab.encode(t).to(device) for name, t in tokens.items()}
 
     def model_args(self) -> dict:
         """What the model needs to know of the data: its vocabulary size."""
@@ -195,7 +199,10 @@ class TextDataModule(LightningDataModule):
             return DataLoader(streams, batch_size=None, shuffle=False)
         windows = RandomWindows(self.splits["train"], self.seq_len)
         windows.reshuffle()
-        return DataLoader(windows, self.batch_size, shuffle=True, collate_fn=keep_batch)
+        sampler = IndexBatchSampler(
+            EpochShuffleSampler(len(windows)), self.batch_size, device=windows.ids.device
+        )
+        return DataLoader(windows, batch_sampler=sampler, collate_fn=keep_batch)
 
     def _eval_loader(self, split: str):
         streams = SequentialStreams(self.splits[split], self.seq_len, self.eval_batch_size)

@@ -35,7 +35,10 @@ class LinearRegression(Model):
         return loss
 
     def training_step(self, batch, batch_idx):
-        return self._step(batch, "train")
+        x, y = batch
+        loss = squared_error(self(x), y)
+        self.log_training(loss)
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self._step(batch, "val")

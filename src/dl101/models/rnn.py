@@ -215,8 +215,7 @@ class RNNLanguageModel(Model):
     def training_step(self, batch, batch_idx):
         carry = getattr(self.trainer.datamodule, "sequential", False)
         _, _, loss = self._step(batch, carry)
-        self.log("train/loss", loss, prog_bar=True)
-        self.log("train/ppl", loss.exp())
+        self.log_training(loss, **{"train/ppl": loss.exp()})
         return loss
 
     def on_validation_epoch_start(self) -> None:
