@@ -10,8 +10,8 @@ ARGS ?=
 PORT ?= 6006
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench-data clean clean-logs \
-	sweep-regularization sweep-stability sweep-cnn report
+.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data \
+	course clean clean-logs sweep-regularization sweep-stability sweep-cnn report
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ format: $(STAMP) ## ruff format and fix imports
 tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:6006 (PORT=... to change)
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port $(PORT)
 
+bench: $(STAMP) data ## training throughput: plain loop vs dl101 vs course pipeline, per model (~5 min)
+	$(BIN)/python scripts/bench.py --course-runs $(ARGS)
+
+course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (~30 min; FAST=1: a few)
+	$(BIN)/python -m dl101.course $(if $(FAST),budget=fast) $(ARGS)
+
 bench-data: $(STAMP) data ## time one MNIST epoch: in-memory batches vs ToTensor DataLoader
 	$(BIN)/python scripts/bench_data.py $(ARGS)
 
@@ -72,6 +78,7 @@ sweep-cnn: $(STAMP) data ## course IV: same vs valid padding, stride 2 vs poolin
 	$(BIN)/python -m dl101.report $$d
 
 report: $(STAMP) ## summarize a run or sweep folder from its TensorBoard logs; RUN=logs/train/multiruns/...
+	@test -n "$(RUN)" || { echo "Name the folder: make report RUN=logs/train/multiruns/<time>"; exit 2; }
 	$(BIN)/python -m dl101.report $(RUN) $(ARGS)
 
 clean-logs: ## delete logs/

@@ -9,7 +9,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
-from pytorch_lightning import Callback, LightningModule, Trainer, callbacks
+from pytorch_lightning import Callback, LightningModule, Trainer
+from pytorch_lightning.callbacks import RichProgressBar as LightningRichProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 from rich import print as rprint
 from rich.console import Console
@@ -19,7 +20,6 @@ from torchvision.utils import make_grid, save_image
 from dl101.models.linear_regression import closed_form_fit, squared_error
 from dl101.predict import as_rows, prediction_table
 from dl101.sample import generate
-
 
 # Hooks Lightning calls on every batch. It skips a callback's hook that is not callable.
 BATCH_HOOKS = (
@@ -45,7 +45,7 @@ def skip_unused_batch_hooks(callbacks: list[Callback]) -> list[Callback]:
     return callbacks
 
 
-class RichProgressBar(callbacks.RichProgressBar):
+class RichProgressBar(LightningRichProgressBar):
     """Lightning's rich bar, updated every `every_n_batches` training batches instead of every
     one (each update cost about 0.1 ms); `refresh_rate` stays its redraws per second."""
 
@@ -332,8 +332,8 @@ class PredictionGrid(Callback):
 
 
 class TextSample(Callback):
-    """After training, continue a prompt with the language model: printed, and logged to
-    TensorBoard's TEXT tab."""
+    """After training, continue a prompt with the language model: printed, written to
+    `<run>/figures/sample.txt` and logged to TensorBoard's TEXT tab."""
 
     def __init__(self, prompt: str = "It is raining", length: int = 300, temperature: float = 0.8):
         self.prompt, self.length, self.temperature = prompt, length, temperature
@@ -351,6 +351,10 @@ class TextSample(Callback):
         Console().print(
             f"Sample (temperature {self.temperature}):\n{text}", markup=False, highlight=False
         )
+        if trainer.is_global_zero:
+            out_dir = Path(trainer.default_root_dir) / "figures"
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "sample.txt").write_text(text + "\n")
         for logger in trainer.loggers:
             if isinstance(logger, TensorBoardLogger):
                 # Markdown: indent by 4 spaces so line breaks survive.

@@ -26,22 +26,38 @@ from dl101.callbacks import gradient_flow_verdict
 DEFAULT_METRICS = ["val/acc", "test/acc"]
 
 
+def lower_is_better(tag: str) -> bool:
+    return tag.split("/")[-1].startswith(("loss", "mse", "ppl"))
+
+
 @dataclass
 class Run:
     path: Path
     config: dict
     overrides: list[str]
-    scalars: dict[str, list[float]] = field(default_factory=dict)  # tag -> values in step order
+    events: dict[str, list[tuple[int, float]]] = field(default_factory=dict)  # tag -> (step, v)
+
+    def values(self, tag: str) -> list[float]:
+        return [value for _, value in self.events.get(tag, [])]
 
     def final(self, tag: str) -> float | None:
-        values = self.scalars.get(tag)
+        values = self.values(tag)
         return values[-1] if values else None
 
     def best(self, tag: str) -> float | None:
-        values = self.scalars.get(tag)
+        values = self.values(tag)
         if not values:
             return None
-        return min(values) if tag.endswith(("loss", "mse")) else max(values)
+        return min(values) if lower_is_better(tag) else max(values)
+
+    def at_step(self, tag: str, step: int) -> float | None:
+        """The last value logged at or before `step`."""
+        before = [value for s, value in self.events.get(tag, []) if s <= step]
+        return before[-1] if before else None
+
+    def hparams(self) -> dict[str, str]:
+        """The job's command-line overrides as key -> value."""
+        return dict(o.lstrip("+~").split("=", 1) for o in self.overrides if "=" in o)
 
     def lookup(self, dotted_key: str):
         """A config value by dotted key; `overrides` = the job's overrides except its seed."""
@@ -55,12 +71,13 @@ class Run:
         return value
 
 
-def read_scalars(run_dir: Path) -> dict[str, list[float]]:
-    """Each scalar tag of the run's TensorBoard logs, read with TensorBoard's own reader."""
+def read_scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """Each scalar tag of the run's TensorBoard logs as (step, value) in step order, read with
+    TensorBoard's own reader."""
     accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
     accumulator.Reload()
     return {
-        tag: [event.value for event in sorted(accumulator.Scalars(tag), key=lambda e: e.step)]
+        tag: sorted((event.step, event.value) for event in accumulator.Scalars(tag))
         for tag in accumulator.Tags()["scalars"]
     }
 
@@ -99,11 +116,23 @@ def mean_std(values: list[float]) -> str:
     return f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
 
 
-def job_rows(runs: list[Run], metrics: list[str]) -> tuple[list[str], list[list[str]]]:
-    header = ["job", "overrides", *(f"{m} {kind}" for m in metrics for kind in ("final", "best"))]
+def job_rows(
+    runs: list[Run], metrics: list[str], sort_by: str | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """One row per job: its overridden hparams, one column each, and the final and best value
+    of each metric; sorted by `sort_by` (best first) when the jobs logged it."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.hparams()))
+    if sort_by and any(run.best(sort_by) is not None for run in runs):
+        sign = 1 if lower_is_better(sort_by) else -1
+        missing = float("inf")
+        runs = sorted(
+            runs,
+            key=lambda run: sign * run.best(sort_by) if run.best(sort_by) is not None else missing,
+        )
+    header = ["job", *keys, *(f"{m} {kind}" for m in metrics for kind in ("final", "best"))]
     rows = []
     for run in runs:
-        cells = [run.path.name, " ".join(run.overrides)]
+        cells = [run.path.name, *(run.hparams().get(key, "") for key in keys)]
         for metric in metrics:
             cells += [fmt(run.final(metric)), fmt(run.best(metric))]
         rows.append(cells)
@@ -168,7 +197,8 @@ COURSE_KEYS = {"train_eval/acc": "train_acc", "val/acc": "val_acc", "test/acc": 
 def write_report(path: Path, title: str, header: list[str], rows: list[list[str]]) -> Table:
     table = Table(title=title)
     for column in header:
-        table.add_column(column, justify="left" if column in ("job", "overrides") else "right")
+        numeric = column.endswith(("final", "best", ")", "runs")) or column.startswith("course")
+        table.add_column(column, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*row)
     markdown = [f"# {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -193,12 +223,15 @@ def main(argv: list[str] | None = None) -> None:
     if not group_by and any(o.startswith("seed=") for run in runs for o in run.overrides):
         group_by = ["overrides"]  # a sweep over seeds: one row per setting, mean ± std
     metrics = args.metrics or report_cfg.get("metrics") or DEFAULT_METRICS
+    sort_by = runs[0].lookup("optimized_metric")  # what the sweep optimizes
     if group_by:
         header, rows = group_rows(runs, metrics, group_by)
         title = f"{len(runs)} runs by {', '.join(group_by)}: final values"
     else:
-        header, rows = job_rows(runs, metrics)
-        title = f"{len(runs)} runs"
+        if sort_by and sort_by not in metrics:
+            metrics = [sort_by, *metrics]
+        header, rows = job_rows(runs, metrics, sort_by)
+        title = f"{len(runs)} runs" + (f", best {sort_by} first" if sort_by else "")
     console = Console(width=160)
     console.print(write_report(args.path, title, header, rows))
     console.print(f"Written: {args.path / 'report.md'}, {args.path / 'report.csv'}")

@@ -21,6 +21,7 @@ from dl101.callbacks import NonFiniteLossError, skip_unused_batch_hooks
 from dl101.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint, resolve_ckpt_path
 from dl101.data import model_args
 from dl101.hparams import log_hparams
+from dl101.threads import fastest_threads
 
 log = logging.getLogger(__name__)
 # Batches come from in-memory tensors, so worker processes would only add overhead.
@@ -47,34 +48,57 @@ def print_summary(metrics: dict[str, float], output_dir: str) -> None:
 
 
 def threads_per_job(cfg: DictConfig) -> int | None:
-    """`threads` when set; under the joblib launcher, the cores shared among its parallel jobs."""
-    if cfg.get("threads"):
-        return int(cfg.threads)
-    if not HydraConfig.initialized():
-        return None
-    launcher = HydraConfig.get().launcher
-    if "Joblib" not in str(launcher.get("_target_", "")):
-        return None
+    """A number for `threads`; under the joblib launcher, the cores shared among its parallel
+    jobs; under DDP on CPU, the cores shared among its processes; None for `auto` and null."""
     cores = os.cpu_count() or 1
-    n_jobs = launcher.get("n_jobs") or 1
-    return max(1, cores // (cores if n_jobs < 0 else n_jobs))
+    if isinstance(cfg.get("threads"), int):
+        return cfg.threads
+    if HydraConfig.initialized():
+        launcher = HydraConfig.get().launcher
+        if "Joblib" in str(launcher.get("_target_", "")):
+            n_jobs = launcher.get("n_jobs") or 1
+            return max(1, cores // (cores if n_jobs < 0 else n_jobs))
+    devices = cfg.trainer.get("devices")
+    if "ddp" in str(cfg.trainer.get("strategy", "")) and isinstance(devices, int):
+        return max(1, cores // devices)
+    return None
+
+
+def runs_on_cpu(cfg: DictConfig) -> bool:
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    return accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+
+
+def set_threads(cfg: DictConfig, model, datamodule) -> None:
+    """torch's thread count: as configured, or for `auto` the faster of 1 and all cores for
+    this model (measured on one of its batches)."""
+    threads = threads_per_job(cfg)
+    if threads is None and cfg.get("threads") == "auto" and runs_on_cpu(cfg):
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        threads = fastest_threads(model, datamodule)
+    if threads is not None:
+        torch.set_num_threads(threads)
+        log.info(f"torch threads: {threads}")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint on the official test set; return all final metrics."""
-    if threads := threads_per_job(cfg):
-        torch.set_num_threads(threads)
-        log.info(f"torch threads: {threads}")
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, **model_args(datamodule))
+    set_threads(cfg, model, datamodule)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
-    callbacks = skip_unused_batch_hooks(
-        [*instantiate_group(cfg.get("callbacks")), RunConfigInCheckpoint(cfg), RNGStateInCheckpoint()]
-    )
+    callbacks = [
+        *instantiate_group(cfg.get("callbacks")),
+        RunConfigInCheckpoint(cfg),
+        RNGStateInCheckpoint(),
+    ]
     loggers = instantiate_group(cfg.get("logger"))
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=skip_unused_batch_hooks(callbacks), logger=loggers or False
+    )
     log_hparams(loggers, cfg)
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)

@@ -86,14 +86,13 @@ class MNISTDataModule(LightningDataModule):
         return train_idx[: self.train_subset], val_idx[: self.val_subset]
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_set is not None:
-            return
-        verify(self.data_dir)  # setup never downloads; prepare_data does
-        x, y = self._images(train=True)
-        train_idx, val_idx = self.split_indices()
-        self.train_set = TensorBatches(x[train_idx], y[train_idx])
-        self.val_set = TensorBatches(x[val_idx], y[val_idx])
-        self.test_set = TensorBatches(*self._images(train=False))
+        if self.train_set is None:
+            verify(self.data_dir)  # setup never downloads; prepare_data does
+            x, y = self._images(train=True)
+            train_idx, val_idx = self.split_indices()
+            self.train_set = TensorBatches(x[train_idx], y[train_idx])
+            self.val_set = TensorBatches(x[val_idx], y[val_idx])
+            self.test_set = TensorBatches(*self._images(train=False))
         if self.keep_on_device:  # a GPU then slices batches itself: no copy per step
             device = training_device(self)
             for data in (self.train_set, self.val_set, self.test_set):

@@ -171,13 +171,15 @@ class TextDataModule(LightningDataModule):
         self.split_texts()  # fetches and checks the corpus once
 
     def setup(self, stage: str | None = None) -> None:
-        if self.splits:
-            return
-        tokens = {name: tokenize(text, self.level) for name, text in self.split_texts().items()}
-        if self.vocab is None:  # a checkpoint's vocabulary wins over a rebuilt one
-            self.vocab = Vocab(tokens["train"], self.min_freq)
-        device = training_device(self) if self.keep_on_device else torch.device("cpu")
-        self.splits = {name: self.vocab.encode(t).to(device) for name, t in tokens.items()}
+        if not self.splits:
+            texts = self.split_texts()
+            tokens = {name: tokenize(text, self.level) for name, text in texts.items()}
+            if self.vocab is None:  # a checkpoint's vocabulary wins over a rebuilt one
+                self.vocab = Vocab(tokens["train"], self.min_freq)
+            self.splits = {name: self.vocab.encode(t) for name, t in tokens.items()}
+        if self.keep_on_device:  # a GPU then reads its batches in place: no copy per step
+            device = training_device(self)
+            self.splits = {name: ids.to(device) for name, ids in self.splits.items()}
 
     def model_args(self) -> dict:
         """What the model needs to know of the data: its vocabulary size."""

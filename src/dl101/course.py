@@ -1,0 +1,88 @@
+"""Reproduce the course: run every experiment behind its numbers, tables and figures (each as
+`python -m dl101.train -m ...`, one process per experiment, its output in a log file), then
+write reports/course.md and its figures from the runs' TensorBoard event files.
+
+    python -m dl101.course [budget=fast] [only=[logreg,rnn]] [runs_dir=logs/course/<time>]
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+
+from dl101 import CONFIG_DIR, PROJECT_ROOT
+from dl101.course_report import write_course_report
+
+TIMINGS = "timings.json"
+
+
+def train_command(spec: dict, sweep_dir: Path) -> list[str]:
+    seeds = [f"seed={','.join(map(str, spec['seeds']))}"] if spec.get("seeds") else []
+    return [
+        sys.executable, "-m", "dl101.train", "-m", *spec["args"], *spec.get("budget", []),
+        *seeds, f"hydra.sweep.dir={sweep_dir}",
+        "callbacks.progress_bar.refresh_rate=0",  # the output goes to a log file
+    ]  # fmt: skip
+
+
+def run_experiments(experiments: dict, runs_dir: Path, console: Console) -> dict[str, float]:
+    """Each experiment in turn; a failed one is reported and the others still run."""
+    timings: dict[str, float] = {}
+    env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
+    for name, spec in experiments.items():
+        log_path = runs_dir / f"{name}.log"
+        start = time.perf_counter()
+        with log_path.open("w") as log:
+            result = subprocess.run(
+                train_command(spec, runs_dir / name), stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        seconds = time.perf_counter() - start
+        if result.returncode:
+            console.print(f"[red]{spec['section']} {spec['title']}: FAILED[/] (see {log_path})")
+            continue
+        timings[name] = seconds
+        console.print(f"{spec['section']:>8}  {spec['title']}: {seconds:.0f} s")
+        (runs_dir / TIMINGS).write_text(json.dumps(timings, indent=2))
+    return timings
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="course")
+def main(cfg: DictConfig) -> None:
+    experiments = OmegaConf.to_container(cfg.budget.experiments, resolve=True)
+    if cfg.only:
+        unknown = sorted(set(cfg.only) - experiments.keys())
+        if unknown:
+            raise ValueError(f"only={list(cfg.only)}: unknown {unknown}; known: {list(experiments)}")
+        experiments = {name: spec for name, spec in experiments.items() if name in cfg.only}
+    console = Console()
+    if cfg.runs_dir:
+        runs_dir = Path(cfg.runs_dir)
+        if not runs_dir.is_dir():
+            raise FileNotFoundError(f"runs_dir={cfg.runs_dir}: no such folder")
+        timings_file = runs_dir / TIMINGS
+        timings = json.loads(timings_file.read_text()) if timings_file.is_file() else {}
+    else:
+        runs_dir = Path(cfg.log_dir) / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        runs_dir.mkdir(parents=True)
+        console.print(f"Budget [bold]{cfg.budget.name}[/]: {len(experiments)} experiments, "
+                      f"runs and their logs in {runs_dir}")  # fmt: skip
+        timings = run_experiments(experiments, runs_dir, console)
+    report = write_course_report(
+        runs_dir, experiments, cfg.budget.name, timings, Path(cfg.out_dir)
+    )
+    console.print(f"Report: [bold]{report}[/] (figures in {report.parent / 'figures'})")
+    if len(timings) < len(experiments) and not cfg.runs_dir:
+        sys.exit(1)  # the report is written, but say that something failed
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Write `course.md`: the course's numbers beside ours (mean ± std over seeds, read from the runs'
+TensorBoard event files), the sweeps' tables, and the course's figures redrawn from our runs."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+import statistics
+from datetime import datetime
+from pathlib import Path
+
+import torch
+
+from dl101 import figures
+from dl101.checkpoints import load_checkpoint
+from dl101.report import Run, find_runs, fmt, group_rows
+
+MNIST_CLASSIFIERS = ("logreg", "lenet", "cnn", "rnn")
+
+
+def row_value(run: Run, row: dict) -> float | None:
+    """The row's metric in one run: at a step, at the end of an epoch, or final."""
+    at = row.get("at") or {}
+    if "step" in at:
+        return run.at_step(row["metric"], at["step"])
+    if "epoch" in at:
+        values = run.values(row["metric"])
+        return values[at["epoch"] - 1] if len(values) >= at["epoch"] else None
+    return run.final(row["metric"])
+
+
+def matching(runs: list[Run], where: dict | None) -> list[Run]:
+    return [r for r in runs if all(str(r.lookup(k)) == str(v) for k, v in (where or {}).items())]
+
+
+def ours(values: list[float]) -> str:
+    if not values:
+        return "missing"
+    if len(values) == 1:
+        return fmt(values[0])
+    mean, std = statistics.mean(values), statistics.stdev(values)
+    return f"{fmt(mean)} ± {fmt(std)} (n={len(values)})"
+
+
+def command(spec: dict) -> str:
+    seeds = f" seed={','.join(map(str, spec['seeds']))}" if spec.get("seeds") else ""
+    extra = "".join(f" {arg}" for arg in spec.get("budget") or [])
+    return f"`python -m dl101.train -m {' '.join(spec['args'])}{seeds}{extra}`"
+
+
+def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:
+    lines = [
+        "| section | quantity | course | dl101 | why they may differ | command |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, spec in experiments.items():
+        for row in spec.get("rows") or []:
+            members = matching(runs.get(name, []), row.get("where"))
+            values = [v for run in members if (v := row_value(run, row)) is not None]
+            course = "-" if row.get("course") is None else fmt(row["course"])
+            lines.append(
+                f"| {spec['section']} | {row['quantity']} | {course} | {ours(values)} | "
+                f"{row.get('note', '')} | {command(spec)} |"
+            )
+    return lines
+
+
+def sweep_table(runs: list[Run]) -> list[str]:
+    """The sweep's own summary (its `report` config), as `dl101-report` prints it."""
+    report_cfg = runs[0].lookup("report") or {}
+    group_by = report_cfg.get("group_by") or ["overrides"]
+    group_by = [group_by] if isinstance(group_by, str) else list(group_by)
+    header, rows = group_rows(runs, list(report_cfg.get("metrics") or ["val/acc"]), group_by)
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(row) + " |" for row in rows
+    ]
+
+
+def course_numbers(spec: dict, metric: str, key) -> dict:
+    return {key(row): row["course"] for row in spec.get("rows") or [] if row["metric"] == metric}
+
+
+def best_mnist_checkpoint(runs: dict[str, list[Run]]) -> tuple[Path, str] | None:
+    scored = [
+        (run.final("test/acc"), name, run)
+        for name in MNIST_CLASSIFIERS
+        for run in runs.get(name, [])
+        if run.final("test/acc") is not None
+    ]
+    if not scored:
+        return None
+    _, name, run = max(scored, key=lambda item: item[0])
+    checkpoints = sorted((run.path / "checkpoints").glob("epoch*.ckpt")) or sorted(
+        (run.path / "checkpoints").glob("*.ckpt")
+    )
+    return (checkpoints[-1], name) if checkpoints else None
+
+
+def vocab_size(run: Run) -> int | None:
+    checkpoint_path = run.path / "checkpoints" / "last.ckpt"
+    if not checkpoint_path.is_file():
+        return None
+    return len(load_checkpoint(str(checkpoint_path)).get("TextDataModule", {}).get("itos", []))
+
+
+def draw_figures(experiments: dict, runs: dict[str, list[Run]], out: Path) -> dict[str, Path]:
+    """Every figure whose runs exist, by experiment name."""
+    drawn: dict[str, Path] = {}
+    if runs.get("logreg"):
+        acc = course_numbers(experiments["logreg"], "test_curve/acc", lambda r: r["at"]["step"])
+        drawn["logreg"] = figures.logreg_curves(runs["logreg"], acc, out / "logreg_curves.png")
+    if runs.get("regularization"):
+        course = course_numbers(
+            experiments["regularization"], "val/acc", lambda r: r["where"]["regularization_name"]
+        )
+        reg = runs["regularization"]
+        drawn["regularization_curves"] = figures.regularization_curves(
+            reg, out / "regularization_curves.png"
+        )
+        drawn["regularization"] = figures.regularization_bars(
+            reg, course, out / "regularization.png"
+        )
+    if runs.get("stability"):
+        drawn["stability"] = figures.gradient_norms(runs["stability"], out / "gradient_norms.png")
+    if runs.get("cnn"):
+        for png in sorted((runs["cnn"][0].path / "figures").glob("*.png")):
+            drawn[f"cnn {png.stem}"] = Path(shutil.copy(png, out / f"cnn_{png.name}"))
+    if runs.get("rnn"):
+        epochs = course_numbers(experiments["rnn"], "train/acc", lambda r: r["at"]["epoch"])
+        train_acc = [epochs[e] for e in sorted(epochs)]
+        drawn["rnn"] = figures.rnn_curves(runs["rnn"], train_acc, out / "rnn_curves.png")
+        grid = runs["rnn"][0].path / "figures" / "test_predictions.png"
+        if grid.is_file():
+            drawn["rnn predictions"] = Path(shutil.copy(grid, out / "rnn_test_predictions.png"))
+    if best := best_mnist_checkpoint(runs):
+        checkpoint, name = best
+        title = f"best MNIST model ({experiments[name]['title']})"
+        drawn["confusion"] = figures.confusion_matrix(checkpoint, title, out / "confusion.png")
+    if runs.get("char_lm"):
+        lm = runs["char_lm"]
+        drawn["char_lm"] = figures.perplexity_curves(
+            lm, vocab_size(lm[0]), out / "char_lm_perplexity.png"
+        )
+    return drawn
+
+
+def write_course_report(
+    runs_dir: Path, experiments: dict, budget: str, timings: dict[str, float], out_dir: Path
+) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fig_dir = out_dir / "figures"
+    shutil.rmtree(fig_dir, ignore_errors=True)
+    fig_dir.mkdir()
+    runs = {
+        name: find_runs(runs_dir / name)
+        for name in experiments
+        if list((runs_dir / name).glob("**/.hydra/config.yaml"))
+    }
+    total = sum(timings.values())
+    lines = [
+        "# Deep Learning 101, reproduced",
+        "",
+        f"Budget **{budget}**, {datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or 'CPU'} "
+        f"with {torch.get_num_threads()} threads, torch {torch.__version__}"
+        + (f"; {len(timings)} experiments in {total / 60:.1f} min" if timings else "")
+        + f". Runs: `{runs_dir}`.",
+        "",
+        "| section | experiment | runs | wall time |",
+        "|---|---|---|---|",
+    ]
+    for name, spec in experiments.items():
+        wall = f"{timings[name]:.0f} s" if name in timings else "-"
+        count = len(runs.get(name, [])) or "failed or not run"
+        lines.append(f"| {spec['section']} | {spec['title']} | {count} | {wall} |")
+    lines += ["", "## The course's numbers beside ours", ""]
+    lines += course_rows(experiments, runs)
+    lines += ["", "Values are final unless the quantity names an iteration or an epoch; "
+              "± is the standard deviation over seeds."]  # fmt: skip
+
+    drawn = draw_figures(experiments, runs, fig_dir)
+    lines += ["", "## Figures and tables", ""]
+    for name, spec in experiments.items():
+        items = [(key, path) for key, path in drawn.items() if key.split()[0] == name]
+        if name == "regularization":
+            items = [(k, p) for k, p in drawn.items() if k.startswith("regularization")]
+        sweep = runs.get(name) and (runs[name][0].lookup("report") or {}).get("group_by")
+        if not items and not sweep:
+            continue
+        lines += [f"### {spec['section']}: {spec['title']}", ""]
+        if sweep:
+            lines += [*sweep_table(runs[name]), ""]
+        lines += [f"![{key}](figures/{path.name})" for key, path in items] + [""]
+    if "confusion" in drawn:
+        lines += ["### The best MNIST model's errors", "", "![confusion](figures/confusion.png)", ""]
+    sample = runs.get("char_lm") and runs["char_lm"][0].path / "figures" / "sample.txt"
+    if sample and sample.is_file():
+        lines += ["### A sample from the language model", "", "```", sample.read_text().rstrip()]
+        lines += ["```", ""]
+    report = out_dir / "course.md"
+    report.write_text("\n".join(lines) + "\n")
+    return report

@@ -1,0 +1,193 @@
+"""The course's figures, drawn with matplotlib from runs' TensorBoard scalars and checkpoints.
+
+Each function takes the runs of one experiment (`dl101.report.Run`) and writes one PNG.
+Figures are built as `matplotlib.figure.Figure` objects: no pyplot state, no display needed.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from matplotlib.figure import Figure
+from torchmetrics.classification import MulticlassConfusionMatrix
+
+from dl101.predict import load_for_prediction
+from dl101.report import Run
+
+DPI = 110
+
+
+def save(figure: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    return path
+
+
+def mean_curve(runs: list[Run], tag: str) -> tuple[list[int], list[float], list[float]]:
+    """Steps, mean and std over runs of a scalar logged at the same steps in each run."""
+    series = [dict(run.events.get(tag, [])) for run in runs]
+    steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
+    values = [[s[step] for s in series] for step in steps]
+    means = [statistics.mean(v) for v in values]
+    stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
+    return steps, means, stds
+
+
+def plot_mean(ax, runs: list[Run], tag: str, label: str, x: Callable[[int], float] = float):
+    steps, means, stds = mean_curve(runs, tag)
+    if not steps:
+        return
+    xs = [x(step) for step in steps]
+    (line,) = ax.plot(xs, means, label=label)
+    low = [m - s for m, s in zip(means, stds, strict=True)]
+    high = [m + s for m, s in zip(means, stds, strict=True)]
+    ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+
+
+def seeds_label(runs: list[Run]) -> str:
+    return f"mean ± std of {len(runs)} seeds" if len(runs) > 1 else "one run"
+
+
+def logreg_curves(runs: list[Run], course_acc: dict[int, float], path: Path) -> Path:
+    """Course II C: training loss against iterations, test accuracy every 500 iterations."""
+    figure = Figure(figsize=(10, 3.8))
+    loss_ax, acc_ax = figure.subplots(1, 2)
+    plot_mean(loss_ax, runs, "train/loss", f"dl101 ({seeds_label(runs)})")
+    loss_ax.set(xlabel="iteration", ylabel="training loss (one batch)", title="Training loss")
+    plot_mean(acc_ax, runs, "test_curve/acc", f"dl101 ({seeds_label(runs)})")
+    acc_ax.plot(list(course_acc), list(course_acc.values()), "kD", label="course")
+    acc_ax.set(xlabel="iteration", ylabel="test accuracy", title="Test accuracy")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return save(figure, path)
+
+
+def grouped(runs: list[Run], key: str) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(str(run.lookup(key)), []).append(run)
+    return groups
+
+
+def regularization_curves(runs: list[Run], path: Path) -> Path:
+    """Course III F: training (eval mode) and validation accuracy against iterations."""
+    groups = grouped(runs, "regularization_name")
+    figure = Figure(figsize=(4 * len(groups), 3.6))
+    axes = figure.subplots(1, len(groups), squeeze=False, sharey=True)[0]
+    for ax, (name, members) in zip(axes, groups.items(), strict=True):
+        plot_mean(ax, members, "train_eval/acc", "training")
+        plot_mean(ax, members, "val/acc", "validation")
+        ax.set(title=f"{name} ({len(members)} seeds)", xlabel="iteration")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy")
+    axes[0].legend()
+    return save(figure, path)
+
+
+def regularization_bars(runs: list[Run], course_val: dict[str, float], path: Path) -> Path:
+    """Course III: final validation accuracy per remedy, mean ± std over seeds, beside the
+    course's single runs."""
+    groups = grouped(runs, "regularization_name")
+    names = list(groups)
+    finals = [[run.final("val/acc") for run in groups[name]] for name in names]
+    means = [statistics.mean(v) for v in finals]
+    stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in finals]
+    figure = Figure(figsize=(6.5, 3.8))
+    ax = figure.subplots()
+    ax.bar(names, means, yerr=stds, capsize=6, color="tab:blue", alpha=0.8,
+           label=f"dl101 (mean ± std, {len(finals[0])} seeds)")  # fmt: skip
+    known = [(i, course_val[name]) for i, name in enumerate(names) if name in course_val]
+    ax.plot([i for i, _ in known], [v for _, v in known], "kD", label="course (one run)")
+    ax.set(ylabel="final validation accuracy", title="Regularization on 20 training images")
+    ax.set_ylim(0, 1)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right")
+    return save(figure, path)
+
+
+def gradient_norms(runs: list[Run], path: Path) -> Path:
+    """Course III D: each layer's weight-gradient norm at initialization, per activation and
+    initialization (log scale): vanishing falls to the left, exploding rises."""
+    figure = Figure(figsize=(7.5, 4.2))
+    ax = figure.subplots()
+    for run in runs:
+        layers = sorted(tag for tag in run.events if tag.startswith("grad_norm/layer"))
+        norms = [run.events[tag][0][1] for tag in layers]  # the first logged step: init
+        label = f"{run.lookup('model.activation')} / {run.lookup('model.init')}"
+        ax.plot(range(1, len(norms) + 1), norms, marker="o", label=label)
+    ax.set_yscale("log")
+    ax.set(xlabel="layer (input to output)", ylabel="gradient norm at initialization",
+           title="Gradient flow through 8 hidden layers")  # fmt: skip
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, ncol=2)
+    return save(figure, path)
+
+
+def plot_per_epoch(ax, runs: list[Run], tag: str, label: str) -> None:
+    """A scalar logged once an epoch: mean over runs against the epoch number (from 1)."""
+    per_run = [run.values(tag) for run in runs]
+    epochs = min((len(v) for v in per_run), default=0)
+    if not epochs:
+        return
+    means = [statistics.mean(v[i] for v in per_run) for i in range(epochs)]
+    ax.plot(range(1, epochs + 1), means, marker="o", label=label)
+
+
+def rnn_curves(runs: list[Run], course_train_acc: list[float], path: Path) -> Path:
+    """Course V: training and validation accuracy per epoch; the course's training accuracy."""
+    figure = Figure(figsize=(6.5, 3.8))
+    ax = figure.subplots()
+    plot_per_epoch(ax, runs, "train/acc", "training (epoch mean)")
+    plot_per_epoch(ax, runs, "val/acc", "validation")
+    ax.plot(range(1, len(course_train_acc) + 1), course_train_acc, "kD",
+            label="course training (last batch)")  # fmt: skip
+    ax.set(xlabel="epoch", ylabel="accuracy", title=f"RNN on MNIST rows ({seeds_label(runs)})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save(figure, path)
+
+
+def perplexity_curves(runs: list[Run], vocab_size: int | None, path: Path) -> Path:
+    """Course V C: training and validation perplexity against steps (log scale)."""
+    figure = Figure(figsize=(6.5, 3.8))
+    ax = figure.subplots()
+    plot_mean(ax, runs, "train/ppl", "training (one batch)")
+    plot_mean(ax, runs, "val/ppl", "validation (held-out plays)")
+    if vocab_size:
+        ax.axhline(vocab_size, color="gray", linestyle="--", label=f"uniform guess ({vocab_size})")
+    ax.set_yscale("log")
+    ax.set(xlabel="step", ylabel="perplexity", title="Character-level language model")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return save(figure, path)
+
+
+@torch.no_grad()
+def confusion_matrix(ckpt_path: Path, title: str, path: Path) -> Path:
+    """Counts of (true, predicted) digits on the official test set for a checkpoint."""
+    model, datamodule = load_for_prediction(str(ckpt_path))
+    datamodule.setup("test")
+    model.eval()
+    matrix = MulticlassConfusionMatrix(num_classes=10)
+    for x, y in datamodule.test_dataloader():
+        matrix.update(model(x).argmax(1), y)
+    counts = matrix.compute()
+    accuracy = counts.diag().sum().item() / counts.sum().item()
+    figure = Figure(figsize=(6, 5.4))
+    ax = figure.subplots()
+    image = ax.imshow(counts.log1p(), cmap="Blues")
+    for true in range(10):
+        for guess in range(10):
+            value = int(counts[true, guess])
+            if value:
+                color = "white" if true == guess else "black"
+                ax.text(guess, true, str(value), ha="center", va="center", fontsize=7, color=color)
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true",
+           title=f"{title}: test accuracy {accuracy:.4f}")  # fmt: skip
+    figure.colorbar(image, ax=ax, label="log(1 + count)")
+    return save(figure, path)

@@ -1,0 +1,48 @@
+"""How many CPU threads a run's torch ops get. Small models can run faster on fewer threads
+(thread wake-ups cost more than they share), big ones want every core: `threads=auto` measures
+the run's own model on one of its batches instead of guessing."""
+
+from __future__ import annotations
+
+import copy
+import os
+import statistics
+import time
+
+import torch
+
+# A forward + backward slower than this already keeps every core busy: no need to measure.
+SLOW_STEP_SECONDS = 0.05
+
+
+def step_seconds(model: torch.nn.Module, batch, threads: int, repeats: int = 5) -> float:
+    """Median time of a forward + backward of `model` on `batch` with `threads` threads."""
+    torch.set_num_threads(threads)
+    times = []
+    for _ in range(repeats + 1):  # the first call warms up
+        start = time.perf_counter()
+        output = model(batch[0])
+        output = output[0] if isinstance(output, tuple) else output  # (logits, state)
+        output.float().square().mean().backward()  # the cost, not the loss, is what counts
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def fastest_threads(model: torch.nn.Module, datamodule) -> int:
+    """1 or all cores, whichever runs a training step of a copy of `model` faster.
+
+    The copy, the batch and the random numbers they use leave the run itself untouched.
+    """
+    cores = os.cpu_count() or 1
+    if cores == 1:
+        return 1
+    with torch.random.fork_rng():
+        probe = copy.deepcopy(model).train()
+        batch = next(iter(datamodule.train_dataloader()))
+        batch = [part.cpu() for part in batch]
+        if step_seconds(probe, batch, cores, repeats=1) > SLOW_STEP_SECONDS:
+            chosen = cores
+        else:
+            chosen = min((cores, 1), key=lambda n: step_seconds(probe, batch, n))
+    torch.set_num_threads(chosen)
+    return chosen
