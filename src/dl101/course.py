@@ -61,7 +61,8 @@ def main(cfg: DictConfig) -> None:
     if cfg.only:
         unknown = sorted(set(cfg.only) - experiments.keys())
         if unknown:
-            raise ValueError(f"only={list(cfg.only)}: unknown {unknown}; known: {list(experiments)}")
+            known = list(experiments)
+            raise ValueError(f"only={list(cfg.only)}: unknown {unknown}; known: {known}")
         experiments = {name: spec for name, spec in experiments.items() if name in cfg.only}
     console = Console()
     if cfg.runs_dir:
@@ -76,9 +77,7 @@ def main(cfg: DictConfig) -> None:
         console.print(f"Budget [bold]{cfg.budget.name}[/]: {len(experiments)} experiments, "
                       f"runs and their logs in {runs_dir}")  # fmt: skip
         timings = run_experiments(experiments, runs_dir, console)
-    report = write_course_report(
-        runs_dir, experiments, cfg.budget.name, timings, Path(cfg.out_dir)
-    )
+    report = write_course_report(runs_dir, experiments, cfg.budget.name, timings, Path(cfg.out_dir))
     console.print(f"Report: [bold]{report}[/] (figures in {report.parent / 'figures'})")
     if len(timings) < len(experiments) and not cfg.runs_dir:
         sys.exit(1)  # the report is written, but say that something failed

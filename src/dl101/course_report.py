@@ -3,6 +3,7 @@ TensorBoard event files), the sweeps' tables, and the course's figures redrawn f
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import statistics
@@ -16,6 +17,13 @@ from dl101.checkpoints import load_checkpoint
 from dl101.report import Run, find_runs, fmt, group_rows
 
 MNIST_CLASSIFIERS = ("logreg", "lenet", "cnn", "rnn")
+# FeatureMaps' grids of a CNN run -> captions in the report's panel.
+CNN_PANELS = {
+    "first-layer filters": "filters_conv1",
+    "input digits": "feature_maps_input",
+    "block 1 maps": "feature_maps_block1_digit0",
+    "block 2 maps": "feature_maps_block2_digit0",
+}
 
 
 def row_value(run: Run, row: dict) -> float | None:
@@ -35,7 +43,7 @@ def matching(runs: list[Run], where: dict | None) -> list[Run]:
 
 def ours(values: list[float]) -> str:
     if not values:
-        return "missing"
+        return "not run"
     if len(values) == 1:
         return fmt(values[0])
     mean, std = statistics.mean(values), statistics.stdev(values)
@@ -57,7 +65,7 @@ def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:
         for row in spec.get("rows") or []:
             members = matching(runs.get(name, []), row.get("where"))
             values = [v for run in members if (v := row_value(run, row)) is not None]
-            course = "-" if row.get("course") is None else fmt(row["course"])
+            course = "-" if row.get("course") is None else f"{row['course']:,g}"  # as printed
             lines.append(
                 f"| {spec['section']} | {row['quantity']} | {course} | {ours(values)} | "
                 f"{row.get('note', '')} | {command(spec)} |"
@@ -123,8 +131,11 @@ def draw_figures(experiments: dict, runs: dict[str, list[Run]], out: Path) -> di
     if runs.get("stability"):
         drawn["stability"] = figures.gradient_norms(runs["stability"], out / "gradient_norms.png")
     if runs.get("cnn"):
-        for png in sorted((runs["cnn"][0].path / "figures").glob("*.png")):
-            drawn[f"cnn {png.stem}"] = Path(shutil.copy(png, out / f"cnn_{png.name}"))
+        maps = runs["cnn"][0].path / "figures"
+        panels = {caption: maps / f"{stem}.png" for caption, stem in CNN_PANELS.items()}
+        if all(png.is_file() for png in panels.values()):
+            title = "CNN filters, and feature maps of the first digit"
+            drawn["cnn"] = figures.image_panel(panels, title, out / "cnn_feature_maps.png")
     if runs.get("rnn"):
         epochs = course_numbers(experiments["rnn"], "train/acc", lambda r: r["at"]["epoch"])
         train_acc = [epochs[e] for e in sorted(epochs)]
@@ -160,8 +171,10 @@ def write_course_report(
     lines = [
         "# Deep Learning 101, reproduced",
         "",
-        f"Budget **{budget}**, {datetime.now():%Y-%m-%d %H:%M}, {platform.processor() or 'CPU'} "
-        f"with {torch.get_num_threads()} threads, torch {torch.__version__}"
+        f"Budget **{budget}**, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs"
+        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
+        + f", torch {torch.__version__}, {platform.python_implementation()} "
+        f"{platform.python_version()}"
         + (f"; {len(timings)} experiments in {total / 60:.1f} min" if timings else "")
         + f". Runs: `{runs_dir}`.",
         "",
@@ -191,7 +204,8 @@ def write_course_report(
             lines += [*sweep_table(runs[name]), ""]
         lines += [f"![{key}](figures/{path.name})" for key, path in items] + [""]
     if "confusion" in drawn:
-        lines += ["### The best MNIST model's errors", "", "![confusion](figures/confusion.png)", ""]
+        lines += ["### The best MNIST model's errors", ""]
+        lines += ["![confusion](figures/confusion.png)", ""]
     sample = runs.get("char_lm") and runs["char_lm"][0].path / "figures" / "sample.txt"
     if sample and sample.is_file():
         lines += ["### A sample from the language model", "", "```", sample.read_text().rstrip()]

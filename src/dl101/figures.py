@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from matplotlib.figure import Figure
+from matplotlib.image import imread
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from dl101.predict import load_for_prediction
@@ -52,6 +53,10 @@ def seeds_label(runs: list[Run]) -> str:
     return f"mean ± std of {len(runs)} seeds" if len(runs) > 1 else "one run"
 
 
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("s" if n != 1 else "")
+
+
 def logreg_curves(runs: list[Run], course_acc: dict[int, float], path: Path) -> Path:
     """Course II C: training loss against iterations, test accuracy every 500 iterations."""
     figure = Figure(figsize=(10, 3.8))
@@ -82,7 +87,7 @@ def regularization_curves(runs: list[Run], path: Path) -> Path:
     for ax, (name, members) in zip(axes, groups.items(), strict=True):
         plot_mean(ax, members, "train_eval/acc", "training")
         plot_mean(ax, members, "val/acc", "validation")
-        ax.set(title=f"{name} ({len(members)} seeds)", xlabel="iteration")
+        ax.set(title=f"{name} ({count(len(members), 'seed')})", xlabel="iteration")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
     axes[0].legend()
@@ -100,7 +105,7 @@ def regularization_bars(runs: list[Run], course_val: dict[str, float], path: Pat
     figure = Figure(figsize=(6.5, 3.8))
     ax = figure.subplots()
     ax.bar(names, means, yerr=stds, capsize=6, color="tab:blue", alpha=0.8,
-           label=f"dl101 (mean ± std, {len(finals[0])} seeds)")  # fmt: skip
+           label=f"dl101 (mean ± std, {count(len(finals[0]), 'seed')})")  # fmt: skip
     known = [(i, course_val[name]) for i, name in enumerate(names) if name in course_val]
     ax.plot([i for i, _ in known], [v for _, v in known], "kD", label="course (one run)")
     ax.set(ylabel="final validation accuracy", title="Regularization on 20 training images")
@@ -164,6 +169,18 @@ def perplexity_curves(runs: list[Run], vocab_size: int | None, path: Path) -> Pa
     ax.set(xlabel="step", ylabel="perplexity", title="Character-level language model")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
+    return save(figure, path)
+
+
+def image_panel(images: dict[str, Path], title: str, path: Path) -> Path:
+    """Saved images (such as a run's feature-map grids) side by side, one titled panel each."""
+    figure = Figure(figsize=(3.2 * len(images), 3.6))
+    axes = figure.subplots(1, len(images), squeeze=False)[0]
+    for ax, (caption, image_path) in zip(axes, images.items(), strict=True):
+        ax.imshow(imread(image_path))
+        ax.set_title(caption, fontsize=10)
+        ax.axis("off")
+    figure.suptitle(title)
     return save(figure, path)
 
 

@@ -1,0 +1,100 @@
+"""`dl101-report` on a real multirun, and the course report's figures."""
+
+from __future__ import annotations
+
+import csv
+import struct
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from dl101 import figures
+from dl101.report import Run
+from tests.helpers import run_module
+
+
+def final_scalars(run_dir: Path) -> dict[str, float]:
+    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    accumulator.Reload()
+    return {tag: accumulator.Scalars(tag)[-1].value for tag in accumulator.Tags()["scalars"]}
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height from the PNG header; refuses anything that is not a PNG."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def assert_sane_png(path: Path) -> None:
+    width, height = png_size(path)
+    assert 200 <= width <= 3000 and 150 <= height <= 3000, (path, width, height)
+    assert path.stat().st_size > 5_000  # something is drawn
+
+
+@pytest.fixture(scope="module")
+def lr_sweep(tmp_path_factory, mnist_dir) -> Path:
+    """A real two-job sweep over the learning rate, a few steps each."""
+    sweep_dir = tmp_path_factory.mktemp("sweep")
+    run_module("dl101.train", "-m", "model.optimizer.lr=0.001,0.5", "debug=limit",
+               "callbacks.progress_bar.refresh_rate=0", f"hydra.sweep.dir={sweep_dir}")  # fmt: skip
+    return sweep_dir
+
+
+def test_report_has_one_row_per_job_with_its_hparams_and_logged_values(lr_sweep):
+    printed = run_module("dl101.report", str(lr_sweep)).stdout
+    assert "2 runs, best val/acc_best first" in printed  # the rich table
+    with (lr_sweep / "report.csv").open() as f:
+        header, *rows = list(csv.reader(f))
+    assert len(rows) == 2 and header[:2] == ["job", "model.optimizer.lr"]
+    finals = {row[0]: final_scalars(lr_sweep / row[0]) for row in rows}
+    column = header.index("val/acc_best final")
+    for row in rows:
+        lr = {"0": "0.001", "1": "0.5"}[row[0]]
+        assert row[1] == lr
+        assert float(row[column]) == pytest.approx(finals[row[0]]["val/acc_best"], abs=1e-4)
+        test_acc = float(row[header.index("test/acc final")])
+        assert test_acc == pytest.approx(finals[row[0]]["test/acc"], abs=1e-4)
+    best = [float(row[column]) for row in rows]
+    assert best == sorted(best, reverse=True)  # sorted by the sweep's metric, best first
+    assert (lr_sweep / "report.md").read_text().count("\n| ") == 3  # header + 2 jobs
+
+
+def test_confusion_matrix_of_a_real_checkpoint(lr_sweep, tmp_path):
+    checkpoint = next((lr_sweep / "0" / "checkpoints").glob("epoch*.ckpt"))
+    assert_sane_png(figures.confusion_matrix(checkpoint, "test", tmp_path / "confusion.png"))
+
+
+def synthetic_run(name: str, config: dict, events: dict) -> Run:
+    return Run(Path(name), config, [], events)
+
+
+def test_every_curve_figure_is_a_sane_png(tmp_path):
+    steps = range(0, 500, 50)
+    logreg = [synthetic_run(str(seed), {}, {
+        "train/loss": [(s, 2.0 - s / 400 + seed / 10) for s in steps],
+        "test_curve/acc": [(s, 0.6 + s / 2000) for s in steps[1:]],
+    }) for seed in (1, 2)]  # fmt: skip
+    regularization = [synthetic_run(f"{name}{seed}", {"regularization_name": name}, {
+        "train_eval/acc": [(s, min(1.0, s / 300)) for s in steps],
+        "val/acc": [(s, 0.5 + seed / 100) for s in steps],
+    }) for name in ("baseline", "dropout") for seed in (1, 2)]  # fmt: skip
+    stability = [synthetic_run(act, {"model": {"activation": act, "init": "xavier"}}, {
+        f"grad_norm/layer{i:02d}": [(0, scale**i)] for i in range(1, 10)
+    }) for act, scale in (("sigmoid", 0.3), ("relu", 1.1))]  # fmt: skip
+    per_epoch = range(10)
+    rnn = [synthetic_run("rnn", {}, {"train/acc": [(s, 0.9 + s / 1e3) for s in per_epoch],
+                                     "val/acc": [(s, 0.95) for s in per_epoch]})]  # fmt: skip
+    ppl = [(s, 80 / (1 + s / 10)) for s in steps]
+    lm = [synthetic_run("lm", {}, {"train/ppl": ppl, "val/ppl": ppl[::2]})]
+    drawn = [
+        figures.logreg_curves(logreg, {500: 0.67}, tmp_path / "a.png"),
+        figures.regularization_curves(regularization, tmp_path / "b.png"),
+        figures.regularization_bars(regularization, {"baseline": 0.5246}, tmp_path / "c.png"),
+        figures.gradient_norms(stability, tmp_path / "d.png"),
+        figures.rnn_curves(rnn, [0.906, 0.938], tmp_path / "e.png"),
+        figures.perplexity_curves(lm, 80, tmp_path / "f.png"),
+    ]
+    for path in drawn:
+        assert_sane_png(path)
