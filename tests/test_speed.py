@@ -132,6 +132,9 @@ def test_thread_settings_by_config(tmp_path):
     assert threads_per_job(compose_config(tmp_path, [])) is None  # auto: measured at train time
     ddp = compose_config(tmp_path, ["trainer=ddp", "trainer.devices=2"])
     assert threads_per_job(ddp) == max(1, cores // 2)
+    for bad in ("threads=fast", "threads=0"):
+        with pytest.raises(ValueError, match="give auto, a positive number of threads, or null"):
+            threads_per_job(compose_config(tmp_path, [bad]))
 
 
 def test_bench_writes_its_table_with_every_column(mnist_dir, tmp_path):

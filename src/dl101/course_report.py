@@ -145,7 +145,7 @@ def draw_figures(experiments: dict, runs: dict[str, list[Run]], out: Path) -> di
             drawn["rnn predictions"] = Path(shutil.copy(grid, out / "rnn_test_predictions.png"))
     if best := best_mnist_checkpoint(runs):
         checkpoint, name = best
-        title = f"best MNIST model ({experiments[name]['title']})"
+        title = f"The best MNIST model: {experiments[name]['title']}"
         drawn["confusion"] = figures.confusion_matrix(checkpoint, title, out / "confusion.png")
     if runs.get("char_lm"):
         lm = runs["char_lm"]

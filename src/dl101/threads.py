@@ -13,6 +13,9 @@ import torch
 
 # A forward + backward slower than this already keeps every core busy: no need to measure.
 SLOW_STEP_SECONDS = 0.05
+# One thread must win by this much: near-ties would otherwise flip between runs (and the thread
+# count changes the order of float sums, so the last digits of the metrics).
+MARGIN = 0.8
 
 
 def step_seconds(model: torch.nn.Module, batch, threads: int, repeats: int = 5) -> float:
@@ -29,7 +32,8 @@ def step_seconds(model: torch.nn.Module, batch, threads: int, repeats: int = 5) 
 
 
 def fastest_threads(model: torch.nn.Module, datamodule) -> int:
-    """1 or all cores, whichever runs a training step of a copy of `model` faster.
+    """1 thread if it runs a training step of a copy of `model` clearly faster than all cores
+    (in less than MARGIN of the time), else all cores.
 
     The copy, the batch and the random numbers they use leave the run itself untouched.
     """
@@ -43,6 +47,7 @@ def fastest_threads(model: torch.nn.Module, datamodule) -> int:
         if step_seconds(probe, batch, cores, repeats=1) > SLOW_STEP_SECONDS:
             chosen = cores
         else:
-            chosen = min((cores, 1), key=lambda n: step_seconds(probe, batch, n))
+            all_cores = step_seconds(probe, batch, cores)
+            chosen = 1 if step_seconds(probe, batch, 1) < MARGIN * all_cores else cores
     torch.set_num_threads(chosen)
     return chosen

@@ -51,8 +51,11 @@ def threads_per_job(cfg: DictConfig) -> int | None:
     """A number for `threads`; under the joblib launcher, the cores shared among its parallel
     jobs; under DDP on CPU, the cores shared among its processes; None for `auto` and null."""
     cores = os.cpu_count() or 1
-    if isinstance(cfg.get("threads"), int):
-        return cfg.threads
+    threads = cfg.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        return threads
+    if threads not in ("auto", None):
+        raise ValueError(f"threads={threads}: give auto, a positive number of threads, or null")
     if HydraConfig.initialized():
         launcher = HydraConfig.get().launcher
         if "Joblib" in str(launcher.get("_target_", "")):
@@ -70,10 +73,12 @@ def runs_on_cpu(cfg: DictConfig) -> bool:
 
 
 def set_threads(cfg: DictConfig, model, datamodule) -> None:
-    """torch's thread count: as configured, or for `auto` the faster of 1 and all cores for
-    this model (measured on one of its batches)."""
+    """torch's thread count: as configured, or for `auto` 1 or all cores, whichever is clearly
+    faster for this model (measured on one of its batches). A deterministic run keeps all cores:
+    a measured choice could differ between two runs, and with it the metrics' last digits."""
     threads = threads_per_job(cfg)
-    if threads is None and cfg.get("threads") == "auto" and runs_on_cpu(cfg):
+    measure = runs_on_cpu(cfg) and not cfg.trainer.get("deterministic")
+    if threads is None and cfg.get("threads") == "auto" and measure:
         datamodule.prepare_data()
         datamodule.setup("fit")
         threads = fastest_threads(model, datamodule)
@@ -89,6 +94,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, **model_args(datamodule))
     set_threads(cfg, model, datamodule)
+    if cfg.get("compile"):
+        model = torch.compile(model)  # Lightning unwraps it and compiles the *_step methods
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
     callbacks = [
         *instantiate_group(cfg.get("callbacks")),
