@@ -1,13 +1,13 @@
-"""Training throughput of every course model, three ways side by side in one process per model:
+"""Training throughput of every course model, four ways side by side in one process per model:
 
   (a) plain:     a hand-written PyTorch loop over preloaded tensors (randperm, `x[idx]`): the
                  reference;
   (b) lightning: `dl101.train.train` with the project's default config, as users run it
                  (logging, progress bar drawn as on a terminal, checkpointing on);
+  (b0) bare:     the same Lightning run with no callbacks, logger or progress bar: what
+                 Lightning itself costs;
   (c) course:    the course's `torchvision.datasets.MNIST(transform=ToTensor())` + DataLoader
-                 pipeline under the same model and optimizer;
-  and, to show what Lightning itself costs, (b0) bare: the same Lightning run with no callbacks,
-  logger or progress bar.
+                 pipeline under the same model and optimizer.
 
 Each way trains the same steps with the same batch size and data, interleaved and repeated;
 the median is reported, with peak memory and the FLOP bound (training FLOPs per sample against
