@@ -49,8 +49,8 @@ def test_config_composes_and_instantiates(tmp_path, group, option):
         pytest.skip("composes; instantiating a GPU trainer needs a GPU")
     datamodule = instantiate(cfg.data)
     model = instantiate(cfg.model, **model_args(datamodule))
-    callbacks = instantiate_group(cfg.get("callbacks"))
-    loggers = instantiate_group(cfg.get("logger"))
+    callbacks = instantiate_group(cfg.get("callbacks"), "callbacks")
+    loggers = instantiate_group(cfg.get("logger"), "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     assert datamodule.batch_size > 0
     assert sum(p.numel() for p in model.parameters()) > 0
@@ -68,3 +68,11 @@ def test_eval_config_requires_ckpt_path(tmp_path):
 def test_unknown_option_lists_the_choices(tmp_path):
     with pytest.raises(Exception, match="softmax_regression"):
         compose_config(tmp_path, ["model=softmax_regresion"])
+
+
+def test_an_adjustment_without_its_entry_is_refused_clearly(tmp_path):
+    # char_lm adjusts callbacks.model_checkpoint; callbacks=none removes the entry it adjusts.
+    cfg = compose_config(tmp_path, ["experiment=char_lm", "callbacks=none"])
+    with pytest.raises(ValueError, match=r"callbacks.model_checkpoint has no _target_: it sets "
+                       r"\['mode', 'monitor'\].*~callbacks.model_checkpoint"):  # fmt: skip
+        instantiate_group(cfg.callbacks, "callbacks")

@@ -23,7 +23,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     run = run_config(checkpoint)
     datamodule = restore_datamodule(checkpoint, OmegaConf.merge(run.data, cfg.get("data") or {}))
     model = instantiate(run.model, **model_args(datamodule))
-    loggers = instantiate_group(cfg.get("logger"))
+    loggers = instantiate_group(cfg.get("logger"), "logger")
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     trainer.test(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}

@@ -30,9 +30,17 @@ warnings.filterwarnings("ignore", ".*does not have many workers.*")
 warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
 
 
-def instantiate_group(group: DictConfig | None) -> list:
+def instantiate_group(group: DictConfig | None, name: str) -> list:
     """Instantiate every non-null entry of a config group such as `callbacks` or `logger`."""
-    return [instantiate(entry) for entry in (group or {}).values() if entry is not None]
+    entries = {key: entry for key, entry in (group or {}).items() if entry is not None}
+    for key, entry in entries.items():
+        if "_target_" not in entry:  # only overrides of an entry whose option is not selected
+            raise ValueError(
+                f"{name}.{key} has no _target_: it sets {sorted(entry)} of an entry that the "
+                f"chosen {name} option does not have (an experiment's adjustment, with "
+                f"{name}=none?). Add the entry's _target_ or drop it: ~{name}.{key}"
+            )
+    return [instantiate(entry) for entry in entries.values()]
 
 
 def print_summary(metrics: dict[str, float], output_dir: str) -> None:
@@ -98,11 +106,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
         model = torch.compile(model)  # Lightning unwraps it and compiles the *_step methods
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
     callbacks = [
-        *instantiate_group(cfg.get("callbacks")),
+        *instantiate_group(cfg.get("callbacks"), "callbacks"),
         RunConfigInCheckpoint(cfg),
         RNGStateInCheckpoint(),
     ]
-    loggers = instantiate_group(cfg.get("logger"))
+    loggers = instantiate_group(cfg.get("logger"), "logger")
     trainer: pl.Trainer = instantiate(
         cfg.trainer, callbacks=skip_unused_batch_hooks(callbacks), logger=loggers or False
     )
