@@ -19,7 +19,6 @@ this machine's measured matmul FLOP/s at the same thread count).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
@@ -236,13 +235,10 @@ def machine_flops(size: int = 1024, repeats: int = 5) -> float:
 def measure_case(
     case: Case, repeats: int, scale: float, log_path: str, threads: int | None = None
 ) -> dict:
-    """One model, in its own process: the three ways interleaved, `repeats` times each."""
-    with (
-        open(log_path, "a") as log,
-        contextlib.redirect_stdout(log),
-        contextlib.redirect_stderr(log),
-    ):
-        os.dup2(log.fileno(), 1)  # progress bars and Lightning's own prints, too
+    """One model, in its own process: the four ways interleaved, `repeats` times each."""
+    with open(log_path, "a") as log:
+        # This worker's stdout and stderr (progress bars, Lightning's prints) go to the log.
+        os.dup2(log.fileno(), 1)
         os.dup2(log.fileno(), 2)
         steps = max(2, round(case.steps * scale))
         with tempfile.TemporaryDirectory() as out_dir:
