@@ -32,19 +32,18 @@ train: $(STAMP) ## train (default: softmax regression on MNIST); ARGS="model.opt
 eval: $(STAMP) ## test a checkpoint on the MNIST test set; ARGS="ckpt_path=logs/.../last.ckpt"
 	$(BIN)/python -m dl101.evaluate $(ARGS)
 
-test: $(STAMP) data ## lint and run the fast test suite (what CI runs)
-	$(BIN)/ruff check .
+test: $(STAMP) data lint ## lint and run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP) data ## run the long tests (real training to course accuracies, DDP)
 	$(BIN)/python -m pytest -m slow
 
-test-full: $(STAMP) data ## lint and every test, the slow ones included
-	$(BIN)/ruff check .
+test-full: $(STAMP) data lint ## lint and every test, the slow ones included
 	$(BIN)/python -m pytest -m "slow or not slow"
 
-lint: $(STAMP) ## ruff check
+lint: $(STAMP) ## ruff check, and shellcheck on the shell scripts
 	$(BIN)/ruff check .
+	$(BIN)/shellcheck scripts/*.sh .ci/run
 
 format: $(STAMP) ## ruff format and fix imports
 	$(BIN)/ruff check --fix .
@@ -53,8 +52,8 @@ format: $(STAMP) ## ruff format and fix imports
 tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:6006 (PORT=... to change)
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port $(PORT)
 
-bench: $(STAMP) data ## training throughput: plain loop vs dl101 vs course pipeline, per model (~5 min)
-	$(BIN)/python scripts/bench.py --course-runs $(ARGS)
+bench: $(STAMP) data ## training throughput per model, four ways: plain loop, dl101, bare Lightning, course DataLoader (~5 min)
+	$(BIN)/python -m dl101.bench --course-runs $(ARGS)
 
 course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (~30 min; FAST=1: a few)
 	$(BIN)/python -m dl101.course $(if $(FAST),budget=fast) $(ARGS)

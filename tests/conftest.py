@@ -14,3 +14,14 @@ def mnist_dir() -> Path:
     data_dir = PROJECT_ROOT / "data"
     ensure_mnist(data_dir)
     return data_dir
+
+
+@pytest.fixture
+def kill_fsync(monkeypatch):
+    """Call it, and from then on every os.fsync raises KeyboardInterrupt: a process killed in
+    the middle of a write."""
+
+    def killed(_fd):
+        raise KeyboardInterrupt
+
+    return lambda: monkeypatch.setattr("os.fsync", killed)

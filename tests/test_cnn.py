@@ -14,7 +14,7 @@ from torch import nn
 from dl101.data.augment import BatchRandomAffine
 from dl101.models import CNN
 from dl101.models.cnn import conv_output_size, resolve_padding
-from dl101.train import train
+from dl101.training import train
 from tests.helpers import QUIET, compose_config
 
 GRID = [
@@ -52,6 +52,22 @@ def test_bad_padding_is_refused():
         resolve_padding("same", 4)
     with pytest.raises(ValueError, match="padding='full'"):
         resolve_padding("full", 3)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"activation": "relu6"}, r"model.conv_blocks\[1\].activation='relu6': choose one of"),
+        ({"pool": {"type": "min", "kernel_size": 2}}, r"conv_blocks\[1\].pool.type='min'"),
+    ],
+)
+def test_a_bad_block_option_is_refused_with_its_key(change, message):
+    blocks = [
+        {"out_channels": 4, "kernel_size": 3},
+        {"out_channels": 4, "kernel_size": 3, **change},
+    ]
+    with pytest.raises(ValueError, match=message):
+        CNN([1, 28, 28], 10, blocks, optimizer=partial(torch.optim.SGD, lr=0.1))
 
 
 @pytest.mark.parametrize("preset", ["lenet", "cnn"])

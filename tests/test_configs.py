@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 
 from dl101 import CONFIG_DIR
 from dl101.data import model_args
-from dl101.train import instantiate_group
+from dl101.training import instantiate_group
 from tests.helpers import compose_config
 
 CONF = Path(CONFIG_DIR)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dl101.train import train
+from dl101.training import train
 from tests.helpers import QUIET, compose_config
 
 pytestmark = pytest.mark.slow

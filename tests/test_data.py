@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from torchvision.datasets.mnist import read_image_file, read_label_file
+from torchvision.datasets.utils import calculate_md5 as md5
 
 from dl101.data import MNISTDataModule
 from dl101.data.sources import (
@@ -16,11 +17,10 @@ from dl101.data.sources import (
     bad_files,
     ensure_mnist,
     idx_bytes,
-    md5,
     raw_dir,
     verify,
-    write_atomic,
 )
+from dl101.files import write_atomic
 
 TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -135,11 +135,8 @@ def test_truncated_file_is_reported(mnist_dir, tmp_path):
         MNISTDataModule(data_dir=str(data_dir)).setup("fit")
 
 
-def test_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
-    def killed(_fd):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("os.fsync", killed)
+def test_interrupted_write_leaves_no_file(tmp_path, kill_fsync):
+    kill_fsync()
     with pytest.raises(KeyboardInterrupt):
         write_atomic(tmp_path / "raw" / "file", b"x" * 1000)
     assert list((tmp_path / "raw").iterdir()) == []

@@ -10,10 +10,10 @@ import torch.nn.functional as F
 from torchvision.datasets import MNIST
 
 from dl101.data import TableDataModule
+from dl101.inference import load_for_prediction, predict
 from dl101.models import SoftmaxRegression
 from dl101.models.linear_regression import closed_form_fit, squared_error
-from dl101.predict import load_for_prediction, predict
-from dl101.train import train
+from dl101.training import train
 from tests.helpers import QUIET, compose_config, run_module
 
 

@@ -14,9 +14,8 @@ from torch import nn
 from dl101.data import MNISTDataModule
 from dl101.models import MLP
 from dl101.models.backprop import forward_backward
-from dl101.train import train
-from tests.helpers import QUIET, compose_config
-from tests.test_train import scalars
+from dl101.training import train
+from tests.helpers import QUIET, compose_config, scalars
 
 
 def mlp(**kwargs) -> MLP:

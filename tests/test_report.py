@@ -7,17 +7,14 @@ import struct
 from pathlib import Path
 
 import pytest
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from dl101 import figures
-from dl101.report import Run
-from tests.helpers import run_module
+from dl101.course import figures
+from dl101.runs import Run
+from tests.helpers import run_module, scalars
 
 
 def final_scalars(run_dir: Path) -> dict[str, float]:
-    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return {tag: accumulator.Scalars(tag)[-1].value for tag in accumulator.Tags()["scalars"]}
+    return {tag: points[-1][1] for tag, points in scalars(run_dir).items()}
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -12,7 +12,7 @@ from torch import nn
 from dl101.models import RNNClassifier
 from dl101.models.backprop import rnn_backward_through_time
 from dl101.models.rnn import ScratchRNN
-from dl101.train import train
+from dl101.training import train
 from tests.helpers import QUIET, compose_config
 
 

@@ -6,18 +6,15 @@ import pytest
 from hydra.utils import instantiate
 from lightning_fabric.utilities.distributed import DistributedSamplerWrapper
 from omegaconf import OmegaConf
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dl101.data.batching import EpochShuffleSampler
-from tests.helpers import compose_config, run_module
+from tests.helpers import compose_config, run_module, scalars
 
 QUICK = ["debug=limit", "callbacks.progress_bar.refresh_rate=0"]
 
 
 def final_scalar(run_dir, tag: str) -> float:
-    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return accumulator.Scalars(tag)[-1].value
+    return scalars(run_dir)[tag][-1][1]
 
 
 def test_each_rank_sees_a_disjoint_share_of_every_epoch():

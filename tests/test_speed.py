@@ -19,8 +19,8 @@ from dl101.callbacks import FiniteLossGuard, RichProgressBar, skip_unused_batch_
 from dl101.data import MNISTDataModule
 from dl101.data.batching import EpochShuffleSampler, IndexBatchSampler, TensorBatches, tensor_loader
 from dl101.models import MLP
-from dl101.threads import fastest_threads
-from dl101.train import threads_per_job, train
+from dl101.threads import fastest_threads, threads_per_job
+from dl101.training import train
 from tests.helpers import QUIET, compose_config, run_module
 
 

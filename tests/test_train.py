@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from dl101.evaluate import evaluate
-from dl101.train import train
-from tests.helpers import QUIET, compose_config, run_module
-
-
-def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """Every scalar tag in a run's TensorBoard event files: tag -> [(step, value), ...]."""
-    accumulator = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    accumulator.Reload()
-    return {
-        tag: [(event.step, event.value) for event in accumulator.Scalars(tag)]
-        for tag in accumulator.Tags()["scalars"]
-    }
+from dl101.training import train
+from tests.helpers import QUIET, compose_config, run_module, scalars
 
 
 def test_fast_dev_run_fits_and_tests(mnist_dir, tmp_path):

@@ -1,4 +1,5 @@
-"""Training throughput of every course model, four ways side by side in one process per model:
+"""`make bench`, or `python -m dl101.bench`: training throughput of every course model, four ways
+side by side in one process per model:
 
   (a) plain:     a hand-written PyTorch loop over preloaded tensors (randperm, `x[idx]`): the
                  reference;
@@ -50,8 +51,10 @@ from dl101.config import compose_config
 from dl101.data import model_args
 from dl101.data.batching import TensorBatches
 from dl101.models.rnn import RNNLanguageModel, detach_state
-from dl101.report import read_scalars
+from dl101.runs import read_scalars
+from dl101.summary import fmt, markdown_table
 from dl101.threads import fastest_threads
+from dl101.training import train
 
 
 @dataclass(frozen=True)
@@ -197,8 +200,6 @@ def plain_loop(cfg: DictConfig, datamodule, batches: Iterator, steps: int, augme
 
 
 def lightning_run(cfg: DictConfig, steps: int) -> float:
-    from dl101.train import train  # imported here: it configures warnings for training runs
-
     train(cfg)
     timer = StepTimer.last
     if timer is None or timer.seconds is None:
@@ -321,10 +322,6 @@ def in_fresh_process(function, *args):
         return pool.submit(function, *args).result()
 
 
-def fmt(value, spec: str) -> str:
-    return "n/a" if value is None else format(value, spec)
-
-
 COLUMNS = (
     ("model", "model", "s"),
     ("threads", "threads", "d"),
@@ -340,21 +337,24 @@ COLUMNS = (
 
 
 def markdown(rows: list[dict], runs: list[dict], header: str) -> str:
-    lines = [header, "", "| " + " | ".join(title for title, *_ in COLUMNS) + " |"]
-    lines.append("|" + "---|" * len(COLUMNS))
-    for row in rows:
-        lines.append("| " + " | ".join(fmt(row[key], spec) for _, key, spec in COLUMNS) + " |")
+    lines = [header, ""] + markdown_table(
+        [title for title, *_ in COLUMNS],
+        [[fmt(row[key], spec) for _, key, spec in COLUMNS] for row in rows],
+    )
     if runs:
-        lines += [
-            "",
-            "| command | fit s | target | rest of the wall time s | val acc |",
-            "|---|---|---|---|---|",
-        ]
-        for run in runs:
-            lines.append(
-                f"| `{run['command']}` | {run['fit_s']:.1f} | < {run['target_fit_s']:.0f} | "
-                f"{run['startup_s']:.1f} | {fmt(run['val_acc'], '.4f')} |"
-            )
+        lines += [""] + markdown_table(
+            ["command", "fit s", "target", "rest of the wall time s", "val acc"],
+            [
+                [
+                    f"`{run['command']}`",
+                    f"{run['fit_s']:.1f}",
+                    f"< {run['target_fit_s']:.0f}",
+                    f"{run['startup_s']:.1f}",
+                    fmt(run["val_acc"], ".4f"),
+                ]
+                for run in runs
+            ],
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from dl101.data.sources import write_atomic
+from dl101.files import write_atomic
 
 
 class RunConfigInCheckpoint(Callback):
@@ -27,17 +27,24 @@ class RunConfigInCheckpoint(Callback):
 
 
 class RNGStateInCheckpoint(Callback):
-    """Save torch's global RNG with every checkpoint and restore it on resume, so dropout and
-    augmentation continue as if the run had never stopped."""
+    """Save torch's global RNGs (the CPU's and every CUDA device's) with every checkpoint and
+    restore them on resume, so dropout and augmentation continue as if the run had never
+    stopped, on a GPU too."""
 
     key = "dl101_torch_rng_state"
+    cuda_key = "dl101_cuda_rng_states"
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         checkpoint[self.key] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            checkpoint[self.cuda_key] = torch.cuda.get_rng_state_all()
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
         if self.key in checkpoint:
             torch.set_rng_state(checkpoint[self.key])
+        states = checkpoint.get(self.cuda_key)
+        if states and torch.cuda.is_available() and len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(states)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -5,20 +5,22 @@ from __future__ import annotations
 import warnings
 
 import hydra
-import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dl101 import CONFIG_DIR
-from dl101.checkpoints import load_checkpoint, restore_datamodule, run_config
-from dl101.data import model_args
-from dl101.train import instantiate_group, print_summary
-
-# Testing only: the checkpoint's training callbacks are not needed to restore its weights.
-warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint need to be provided.*")
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
+    import pytorch_lightning as pl  # torch and Lightning: at run time, not for --help
+    from hydra.utils import instantiate
+
+    from dl101.checkpoints import load_checkpoint, restore_datamodule, run_config
+    from dl101.data import model_args
+    from dl101.summary import print_summary
+    from dl101.training import instantiate_group
+
+    # Testing only: the checkpoint's training callbacks are not needed to restore its weights.
+    warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint need.*")
     checkpoint = load_checkpoint(cfg.ckpt_path)
     run = run_config(checkpoint)
     datamodule = restore_datamodule(checkpoint, OmegaConf.merge(run.data, cfg.get("data") or {}))

@@ -5,11 +5,16 @@ the run's own model on one of its batches instead of guessing."""
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import statistics
 import time
 
 import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
 
 # A forward + backward slower than this already keeps every core busy: no need to measure.
 SLOW_STEP_SECONDS = 0.05
@@ -51,3 +56,43 @@ def fastest_threads(model: torch.nn.Module, datamodule) -> int:
             chosen = 1 if step_seconds(probe, batch, 1) < MARGIN * all_cores else cores
     torch.set_num_threads(chosen)
     return chosen
+
+
+def threads_per_job(cfg: DictConfig) -> int | None:
+    """A number for `threads`; under the joblib launcher, the cores shared among its parallel
+    jobs; under DDP on CPU, the cores shared among its processes; None for `auto` and null."""
+    cores = os.cpu_count() or 1
+    threads = cfg.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        return threads
+    if threads not in ("auto", None):
+        raise ValueError(f"threads={threads}: give auto, a positive number of threads, or null")
+    if HydraConfig.initialized():
+        launcher = HydraConfig.get().launcher
+        if "Joblib" in str(launcher.get("_target_", "")):
+            n_jobs = launcher.get("n_jobs") or 1
+            return max(1, cores // (cores if n_jobs < 0 else n_jobs))
+    devices = cfg.trainer.get("devices")
+    if "ddp" in str(cfg.trainer.get("strategy", "")) and isinstance(devices, int):
+        return max(1, cores // devices)
+    return None
+
+
+def runs_on_cpu(cfg: DictConfig) -> bool:
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    return accelerator == "cpu" or (accelerator == "auto" and not torch.cuda.is_available())
+
+
+def set_threads(cfg: DictConfig, model, datamodule) -> None:
+    """torch's thread count: as configured, or for `auto` 1 or all cores, whichever is clearly
+    faster for this model (measured on one of its batches). A deterministic run keeps all cores:
+    a measured choice could differ between two runs, and with it the metrics' last digits."""
+    threads = threads_per_job(cfg)
+    measure = runs_on_cpu(cfg) and not cfg.trainer.get("deterministic")
+    if threads is None and cfg.get("threads") == "auto" and measure:
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        threads = fastest_threads(model, datamodule)
+    if threads is not None:
+        torch.set_num_threads(threads)
+        log.info(f"torch threads: {threads}")

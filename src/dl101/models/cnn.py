@@ -11,9 +11,9 @@ from rich.console import Console
 from rich.table import Table
 from torch import Tensor, nn
 
+from dl101.models.activations import activation
 from dl101.models.base import Classifier
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
@@ -71,10 +71,16 @@ class CNN(Classifier):
             )
             if block.get("batch_norm", False):
                 layers.append(nn.BatchNorm2d(channels))
-            layers.append(ACTIVATIONS[block.get("activation", "relu")]())
+            name = block.get("activation", "relu")
+            layers.append(activation(name, f"model.conv_blocks[{i}].activation"))
             if pool := block.get("pool"):
                 pool_kernel = pool["kernel_size"]
                 pool_stride = pool.get("stride") or pool_kernel
+                if pool["type"] not in POOLS:
+                    raise ValueError(
+                        f"model.conv_blocks[{i}].pool.type={pool['type']!r}: "
+                        f"choose one of {list(POOLS)}"
+                    )
                 layers.append(POOLS[pool["type"]](pool_kernel, pool_stride))
                 height = conv_output_size(height, pool_kernel, 0, pool_stride)
                 width = conv_output_size(width, pool_kernel, 0, pool_stride)

@@ -8,9 +8,10 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from dl101.models.activations import activation as make_activation
+from dl101.models.activations import check_activation
 from dl101.models.base import Classifier
 
-ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 INITS = ("default", "normal", "xavier", "kaiming")
 
 
@@ -41,8 +42,7 @@ class MLP(Classifier):
         **classifier_args,
     ):
         super().__init__(num_classes=num_classes, **classifier_args)
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"model.activation={activation!r}: choose one of {list(ACTIVATIONS)}")
+        check_activation(activation, "model.activation")
         if init not in INITS:
             raise ValueError(f"model.init={init!r}: choose one of {list(INITS)}")
         sizes = [math.prod(input_shape), *hidden_sizes, num_classes]
@@ -63,7 +63,7 @@ class MLP(Classifier):
             init_linear(linear, init, init_std, activation)
             layers.append(linear)
             if i < len(sizes) - 2:
-                layers.append(ACTIVATIONS[activation]())
+                layers.append(make_activation(activation, "model.activation"))
         self.net = nn.Sequential(*layers)
 
     def forward(self, x: Tensor) -> Tensor:

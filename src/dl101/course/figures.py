@@ -1,6 +1,6 @@
 """The course's figures, drawn with matplotlib from runs' TensorBoard scalars and checkpoints.
 
-Each function takes the runs of one experiment (`dl101.report.Run`) and writes one PNG.
+Each function takes the runs of one experiment (`dl101.runs.Run`) and writes one PNG.
 Figures are built as `matplotlib.figure.Figure` objects: no pyplot state, no display needed.
 """
 
@@ -15,8 +15,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from dl101.predict import load_for_prediction
-from dl101.report import Run
+from dl101.inference import load_for_prediction
+from dl101.runs import Run, group_runs
 
 DPI = 110
 
@@ -72,16 +72,9 @@ def logreg_curves(runs: list[Run], course_acc: dict[int, float], path: Path) -> 
     return save(figure, path)
 
 
-def grouped(runs: list[Run], key: str) -> dict[str, list[Run]]:
-    groups: dict[str, list[Run]] = {}
-    for run in runs:
-        groups.setdefault(str(run.lookup(key)), []).append(run)
-    return groups
-
-
 def regularization_curves(runs: list[Run], path: Path) -> Path:
     """Course III F: training (eval mode) and validation accuracy against iterations."""
-    groups = grouped(runs, "regularization_name")
+    groups = group_runs(runs, ["regularization_name"])
     figure = Figure(figsize=(4 * len(groups), 3.6))
     axes = figure.subplots(1, len(groups), squeeze=False, sharey=True)[0]
     for ax, (name, members) in zip(axes, groups.items(), strict=True):
@@ -97,7 +90,7 @@ def regularization_curves(runs: list[Run], path: Path) -> Path:
 def regularization_bars(runs: list[Run], course_val: dict[str, float], path: Path) -> Path:
     """Course III: final validation accuracy per remedy, mean ± std over seeds, beside the
     course's single runs."""
-    groups = grouped(runs, "regularization_name")
+    groups = group_runs(runs, ["regularization_name"])
     names = list(groups)
     finals = [[run.final("val/acc") for run in groups[name]] for name in names]
     means = [statistics.mean(v) for v in finals]

@@ -8,10 +8,7 @@ write reports/course.md and its figures from the runs' TensorBoard event files.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -19,40 +16,9 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 
-from dl101 import CONFIG_DIR, PROJECT_ROOT
-from dl101.course_report import write_course_report
-
-TIMINGS = "timings.json"
-
-
-def train_command(spec: dict, sweep_dir: Path) -> list[str]:
-    seeds = [f"seed={','.join(map(str, spec['seeds']))}"] if spec.get("seeds") else []
-    return [
-        sys.executable, "-m", "dl101.train", "-m", *spec["args"], *spec.get("budget", []),
-        *seeds, f"hydra.sweep.dir={sweep_dir}",
-        "callbacks.progress_bar.refresh_rate=0",  # the output goes to a log file
-    ]  # fmt: skip
-
-
-def run_experiments(experiments: dict, runs_dir: Path, console: Console) -> dict[str, float]:
-    """Each experiment in turn; a failed one is reported and the others still run."""
-    timings: dict[str, float] = {}
-    env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
-    for name, spec in experiments.items():
-        log_path = runs_dir / f"{name}.log"
-        start = time.perf_counter()
-        with log_path.open("w") as log:
-            result = subprocess.run(
-                train_command(spec, runs_dir / name), stdout=log, stderr=subprocess.STDOUT, env=env
-            )
-        seconds = time.perf_counter() - start
-        if result.returncode:
-            console.print(f"[red]{spec['section']} {spec['title']}: FAILED[/] (see {log_path})")
-            continue
-        timings[name] = seconds
-        console.print(f"{spec['section']:>8}  {spec['title']}: {seconds:.0f} s")
-        (runs_dir / TIMINGS).write_text(json.dumps(timings, indent=2))
-    return timings
+from dl101 import CONFIG_DIR
+from dl101.course.report import write_course_report
+from dl101.course.runner import TIMINGS, run_experiments
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="course")

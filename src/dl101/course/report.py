@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import statistics
 from datetime import datetime
 from pathlib import Path
 
 import torch
 
-from dl101 import figures
 from dl101.checkpoints import load_checkpoint
-from dl101.report import Run, find_runs, fmt, group_rows
+from dl101.course import figures
+from dl101.runs import Run, find_runs
+from dl101.summary import group_rows, markdown_table, mean_std
 
 MNIST_CLASSIFIERS = ("logreg", "lenet", "cnn", "rnn")
 # FeatureMaps' grids of a CNN run -> captions in the report's panel.
@@ -41,15 +41,6 @@ def matching(runs: list[Run], where: dict | None) -> list[Run]:
     return [r for r in runs if all(str(r.lookup(k)) == str(v) for k, v in (where or {}).items())]
 
 
-def ours(values: list[float]) -> str:
-    if not values:
-        return "not run"
-    if len(values) == 1:
-        return fmt(values[0])
-    mean, std = statistics.mean(values), statistics.stdev(values)
-    return f"{fmt(mean)} ± {fmt(std)} (n={len(values)})"
-
-
 def command(spec: dict) -> str:
     seeds = f" seed={','.join(map(str, spec['seeds']))}" if spec.get("seeds") else ""
     extra = "".join(f" {arg}" for arg in spec.get("budget") or [])
@@ -57,20 +48,18 @@ def command(spec: dict) -> str:
 
 
 def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:
-    lines = [
-        "| section | quantity | course | dl101 | why they may differ | command |",
-        "|---|---|---|---|---|---|",
-    ]
+    rows = []
     for name, spec in experiments.items():
         for row in spec.get("rows") or []:
             members = matching(runs.get(name, []), row.get("where"))
             values = [v for run in members if (v := row_value(run, row)) is not None]
             course = "-" if row.get("course") is None else f"{row['course']:,g}"  # as printed
-            lines.append(
-                f"| {spec['section']} | {row['quantity']} | {course} | {ours(values)} | "
-                f"{row.get('note', '')} | {command(spec)} |"
+            ours = mean_std(values, show_n=True) if values else "not run"
+            rows.append(
+                [spec["section"], row["quantity"], course, ours, row.get("note", ""), command(spec)]
             )
-    return lines
+    header = ["section", "quantity", "course", "dl101", "why they may differ", "command"]
+    return markdown_table(header, rows)
 
 
 def sweep_table(runs: list[Run]) -> list[str]:
@@ -78,10 +67,9 @@ def sweep_table(runs: list[Run]) -> list[str]:
     report_cfg = runs[0].lookup("report") or {}
     group_by = report_cfg.get("group_by") or ["overrides"]
     group_by = [group_by] if isinstance(group_by, str) else list(group_by)
-    header, rows = group_rows(runs, list(report_cfg.get("metrics") or ["val/acc"]), group_by)
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(row) + " |" for row in rows
-    ]
+    return markdown_table(
+        *group_rows(runs, list(report_cfg.get("metrics") or ["val/acc"]), group_by)
+    )
 
 
 def course_numbers(spec: dict, metric: str, key) -> dict:
@@ -178,13 +166,19 @@ def write_course_report(
         + (f"; {len(timings)} experiments in {total / 60:.1f} min" if timings else "")
         + f". Runs: `{runs_dir}`.",
         "",
-        "| section | experiment | runs | wall time |",
-        "|---|---|---|---|",
     ]
-    for name, spec in experiments.items():
-        wall = f"{timings[name]:.0f} s" if name in timings else "-"
-        count = len(runs.get(name, [])) or "failed or not run"
-        lines.append(f"| {spec['section']} | {spec['title']} | {count} | {wall} |")
+    lines += markdown_table(
+        ["section", "experiment", "runs", "wall time"],
+        [
+            [
+                spec["section"],
+                spec["title"],
+                str(len(runs.get(name, [])) or "failed or not run"),
+                f"{timings[name]:.0f} s" if name in timings else "-",
+            ]
+            for name, spec in experiments.items()
+        ],
+    )
     lines += ["", "## The course's numbers beside ours", ""]
     lines += course_rows(experiments, runs)
     lines += ["", "Values are final unless the quantity names an iteration or an epoch; "

@@ -1,0 +1,161 @@
+"""Tables that compare runs: number formatting, mean ± std, the per-job and per-group rows with
+their verdicts, and the Markdown, CSV and rich forms they are written in. No training stack:
+`dl101.report` and the course report read event files with this alone."""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from dl101.runs import Run, group_runs, lower_is_better
+
+# Which `course_result` entry a logged metric is compared with.
+COURSE_KEYS = {"train_eval/acc": "train_acc", "val/acc": "val_acc", "test/acc": "test_acc"}
+
+
+def fmt(value: float | None, spec: str | None = None) -> str:
+    """A number for a table: with `spec` as given, else 4 decimals, counts whole with
+    thousands separators, and very small or large values in 3 significant digits."""
+    if value is None:
+        return "-"
+    if spec is not None:
+        return format(value, spec)
+    if abs(value) >= 1e4 and float(value).is_integer():  # counts such as parameters
+        return f"{int(value):,}"
+    return f"{value:.4f}" if value == 0 or 1e-3 <= abs(value) < 1e4 else f"{value:.3g}"
+
+
+def mean_std(values: list[float], show_n: bool = False) -> str:
+    """`mean ± std` over seeds (`(n=N)` added with `show_n`); one value as it is."""
+    if len(values) < 2:
+        return fmt(values[0] if values else None)
+    text = f"{fmt(statistics.mean(values))} ± {fmt(statistics.stdev(values))}"
+    return text + (f" (n={len(values)})" if show_n else "")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table's lines."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def verdict(values: list[float], reference: list[float]) -> str:
+    """Mean difference, called a change only beyond 2 standard errors of that difference."""
+    if values == reference:
+        return "reference"
+    diff = statistics.mean(values) - statistics.mean(reference)
+    se = (
+        statistics.variance(values) / len(values) + statistics.variance(reference) / len(reference)
+    ) ** 0.5
+    call = "better" if diff > 2 * se else "worse" if diff < -2 * se else "within seed spread"
+    return f"{diff:+.4f} ({call})"
+
+
+def gradient_flow_verdict(first_over_last: float, first_norm: float, band: float = 100.0) -> str:
+    """Name the regime from the first layer's gradient norm, absolute and relative to the last
+    layer's: a healthy network keeps both within `band` of 1."""
+    if (
+        not math.isfinite(first_over_last * first_norm)
+        or first_norm > band
+        or first_over_last > band
+    ):
+        return "exploding"
+    if first_norm < 1 / band or first_over_last < 1 / band:
+        return "vanishing"
+    return "healthy"
+
+
+def job_rows(
+    runs: list[Run], metrics: list[str], sort_by: str | None = None
+) -> tuple[list[str], list[list[str]]]:
+    """One row per job: its overridden hparams, one column each, and the final and best value
+    of each metric; sorted by `sort_by` (best first) when the jobs logged it."""
+    keys = list(dict.fromkeys(key for run in runs for key in run.hparams()))
+    if sort_by and any(run.best(sort_by) is not None for run in runs):
+        sign = 1 if lower_is_better(sort_by) else -1
+        missing = float("inf")
+        runs = sorted(
+            runs,
+            key=lambda run: sign * run.best(sort_by) if run.best(sort_by) is not None else missing,
+        )
+    header = ["job", *keys, *(f"{m} {kind}" for m in metrics for kind in ("final", "best"))]
+    rows = []
+    for run in runs:
+        cells = [run.path.name, *(run.hparams().get(key, "") for key in keys)]
+        for metric in metrics:
+            cells += [fmt(run.final(metric)), fmt(run.best(metric))]
+        rows.append(cells)
+    return header, rows
+
+
+def group_rows(
+    runs: list[Run], metrics: list[str], group_by: list[str]
+) -> tuple[list[str], list[list[str]]]:
+    """One row per group of jobs: mean ± std of each metric's final value, the course's number
+    where the config has one, the judged (last) metric against the first group, and the
+    gradient-flow regime at initialization where it was logged."""
+    groups = group_runs(runs, group_by)
+    course_keys = [
+        m
+        for m in metrics
+        if any(COURSE_KEYS.get(m) in (run.lookup("course_result") or {}) for run in runs)
+    ]
+    judged = metrics[-1]
+    compare = all(len(members) >= 2 for members in groups.values())  # seeds to judge spread
+    flow = any(run.final("grad_flow/first_layer_at_init") is not None for run in runs)
+    header = [" / ".join(group_by), "runs", *(f"{m} (mean ± std)" for m in metrics)]
+    header += [f"course {m}" for m in course_keys]
+    header += [f"{judged} vs {next(iter(groups))}"] * compare
+    header += ["gradients at init"] * flow
+
+    def finals(members: list[Run], metric: str) -> list[float]:
+        return [v for run in members if (v := run.final(metric)) is not None]
+
+    reference = finals(next(iter(groups.values())), judged)
+    rows = []
+    for name, members in groups.items():
+        cells = [name, str(len(members))]
+        cells += [mean_std(finals(members, metric)) for metric in metrics]
+        course = members[0].lookup("course_result") or {}
+        cells += [fmt(course.get(COURSE_KEYS[metric])) for metric in course_keys]
+        if compare:
+            cells.append(verdict(finals(members, judged), reference))
+        if flow:
+            run = members[0]
+            ratio = run.final("grad_flow/first_over_last_at_init")
+            cells.append(gradient_flow_verdict(ratio, run.final("grad_flow/first_layer_at_init")))
+        rows.append(cells)
+    return header, rows
+
+
+def write_report(path: Path, title: str, header: list[str], rows: list[list[str]]) -> Table:
+    """report.md and report.csv in `path`; the same table for the terminal."""
+    table = Table(title=title)
+    for column in header:
+        numeric = column.endswith(("final", "best", ")", "runs")) or column.startswith("course")
+        table.add_column(column, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*row)
+    markdown = [f"# {title}", "", *markdown_table(header, rows)]
+    (path / "report.md").write_text("\n".join(markdown) + "\n")
+    with (path / "report.csv").open("w", newline="") as f:
+        csv.writer(f).writerows([header, *rows])
+    return table
+
+
+def print_summary(metrics: dict[str, float], output_dir: str) -> None:
+    """A finished run's final metrics, where its outputs are, and how to look at them."""
+    table = Table(title="Final metrics")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(metrics.items()):
+        table.add_row(name, f"{value:.4f}")
+    console = Console()
+    console.print(table)
+    console.print(f"Logs and checkpoints: [bold]{output_dir}[/]")
+    console.print("Open TensorBoard: [bold]make tensorboard[/]  (or: tensorboard --logdir logs)")

@@ -1,0 +1,78 @@
+"""One training run from a composed config: instantiate data, model, callbacks, loggers and
+trainer, fit, then test the best checkpoint. `dl101.train` is its command line; benchmarks,
+tests and notebooks call `train(cfg)` directly."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from dl101.callbacks import skip_unused_batch_hooks
+from dl101.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint, resolve_ckpt_path
+from dl101.data import model_args
+from dl101.hparams import log_hparams
+from dl101.summary import print_summary
+from dl101.threads import set_threads
+
+log = logging.getLogger(__name__)
+
+
+def quiet_known_warnings() -> None:
+    """Silence warnings that hold nothing a user can act on, for the runs of this process."""
+    # Batches come from in-memory tensors, so worker processes would only add overhead.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    # Lightning's own use of a deprecated torch API.
+    warnings.filterwarnings("ignore", ".*isinstance\\(treespec, LeafSpec\\)` is deprecated.*")
+
+
+def instantiate_group(group: DictConfig | None, name: str) -> list:
+    """Instantiate every non-null entry of a config group such as `callbacks` or `logger`."""
+    entries = {key: entry for key, entry in (group or {}).items() if entry is not None}
+    for key, entry in entries.items():
+        if "_target_" not in entry:  # only overrides of an entry whose option is not selected
+            raise ValueError(
+                f"{name}.{key} has no _target_: it sets {sorted(entry)} of an entry that the "
+                f"chosen {name} option does not have (an experiment's adjustment, with "
+                f"{name}=none?). Add the entry's _target_ or drop it: ~{name}.{key}"
+            )
+    return [instantiate(entry) for entry in entries.values()]
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit, then test the best checkpoint on the official test set; return all final metrics."""
+    quiet_known_warnings()
+    if cfg.get("seed") is not None:
+        pl.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    model = instantiate(cfg.model, **model_args(datamodule))
+    set_threads(cfg, model, datamodule)
+    if cfg.get("compile"):
+        model = torch.compile(model)  # Lightning unwraps it and compiles the *_step methods
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
+    callbacks = [
+        *instantiate_group(cfg.get("callbacks"), "callbacks"),
+        RunConfigInCheckpoint(cfg),
+        RNGStateInCheckpoint(),
+    ]
+    loggers = instantiate_group(cfg.get("logger"), "logger")
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer, callbacks=skip_unused_batch_hooks(callbacks), logger=loggers or False
+    )
+    log_hparams(loggers, cfg)
+
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    if cfg.get("test"):
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        if not best:
+            log.info("No best checkpoint kept (fast_dev_run, save_top_k=0): testing final weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
+    if trainer.is_global_zero:
+        print_summary(metrics, cfg.paths.output_dir)
+    return metrics
