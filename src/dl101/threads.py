@@ -58,24 +58,37 @@ def fastest_threads(model: torch.nn.Module, datamodule) -> int:
     return chosen
 
 
-def threads_per_job(cfg: DictConfig) -> int | None:
-    """A number for `threads`; under the joblib launcher, the cores shared among its parallel
-    jobs; under DDP on CPU, the cores shared among its processes; None for `auto` and null."""
+def jobs_side_by_side() -> int | None:
+    """Under the joblib launcher, how many sweep jobs run at once (its n_jobs, counted as joblib
+    does: -1 = one per core, -2 = all cores but one); None under any other launcher."""
+    if not HydraConfig.initialized():
+        return None
+    launcher = HydraConfig.get().launcher
+    if "Joblib" not in str(launcher.get("_target_", "")):
+        return None
+    n_jobs = launcher.get("n_jobs") or 1
+    return max(1, (os.cpu_count() or 1) + 1 + n_jobs) if n_jobs < 0 else n_jobs
+
+
+def threads_and_reason(cfg: DictConfig) -> tuple[int | None, str]:
+    """A number for `threads` and why: as configured; under the joblib launcher, the cores shared
+    among its jobs side by side; under DDP on CPU, among its processes. None for `auto` and null."""
     cores = os.cpu_count() or 1
     threads = cfg.get("threads")
     if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
-        return threads
+        return threads, f"threads={threads}"
     if threads not in ("auto", None):
         raise ValueError(f"threads={threads}: give auto, a positive number of threads, or null")
-    if HydraConfig.initialized():
-        launcher = HydraConfig.get().launcher
-        if "Joblib" in str(launcher.get("_target_", "")):
-            n_jobs = launcher.get("n_jobs") or 1
-            return max(1, cores // (cores if n_jobs < 0 else n_jobs))
+    if (jobs := jobs_side_by_side()) is not None:
+        return max(1, cores // jobs), f"{jobs} sweep jobs side by side on {cores} cores"
     devices = cfg.trainer.get("devices")
     if "ddp" in str(cfg.trainer.get("strategy", "")) and isinstance(devices, int):
-        return max(1, cores // devices)
-    return None
+        return max(1, cores // devices), f"{devices} DDP processes on {cores} cores"
+    return None, ""
+
+
+def threads_per_job(cfg: DictConfig) -> int | None:
+    return threads_and_reason(cfg)[0]
 
 
 def runs_on_cpu(cfg: DictConfig) -> bool:
@@ -87,12 +100,12 @@ def set_threads(cfg: DictConfig, model, datamodule) -> None:
     """torch's thread count: as configured, or for `auto` 1 or all cores, whichever is clearly
     faster for this model (measured on one of its batches). A deterministic run keeps all cores:
     a measured choice could differ between two runs, and with it the metrics' last digits."""
-    threads = threads_per_job(cfg)
+    threads, reason = threads_and_reason(cfg)
     measure = runs_on_cpu(cfg) and not cfg.trainer.get("deterministic")
     if threads is None and cfg.get("threads") == "auto" and measure:
         datamodule.prepare_data()
         datamodule.setup("fit")
-        threads = fastest_threads(model, datamodule)
+        threads, reason = fastest_threads(model, datamodule), "threads=auto, measured"
     if threads is not None:
         torch.set_num_threads(threads)
-        log.info(f"torch threads: {threads}")
+        log.info(f"torch threads: {threads} ({reason})")

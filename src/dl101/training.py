@@ -10,14 +10,14 @@ import warnings
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from dl101.callbacks import skip_unused_batch_hooks
 from dl101.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint, resolve_ckpt_path
 from dl101.data import model_args
 from dl101.hparams import log_hparams
 from dl101.summary import print_summary
-from dl101.threads import set_threads
+from dl101.threads import jobs_side_by_side, set_threads
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("compile"):
         model = torch.compile(model)  # Lightning unwraps it and compiles the *_step methods
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
+    callback_cfg = cfg.get("callbacks")
+    if (jobs_side_by_side() or 1) > 1 and (callback_cfg or {}).get("progress_bar"):
+        # Jobs side by side share one terminal: their bars would overwrite each other.
+        callback_cfg = OmegaConf.merge(callback_cfg, {"progress_bar": {"refresh_rate": 0}})
     callbacks = [
-        *instantiate_group(cfg.get("callbacks"), "callbacks"),
+        *instantiate_group(callback_cfg, "callbacks"),
         RunConfigInCheckpoint(cfg),
         RNGStateInCheckpoint(),
     ]

@@ -3,13 +3,35 @@ held on the training device (a GPU, when there is one)."""
 
 from __future__ import annotations
 
+import functools
+import os
+
 import torch
 from pytorch_lightning import LightningDataModule
 from torchvision.datasets import MNIST
 
 from dl101.data.augment import BatchRandomAffine
 from dl101.data.batching import TensorBatches, tensor_loader, training_device
-from dl101.data.sources import ensure_mnist, verify
+from dl101.data.sources import MNIST_MD5, ensure_mnist, raw_dir, verify
+
+
+@functools.lru_cache(maxsize=4)
+def _read_raw(data_dir: str, train: bool, stamp: tuple) -> tuple[torch.Tensor, torch.Tensor]:
+    raw = MNIST(data_dir, train=train, download=False)
+    return raw.data, raw.targets
+
+
+def raw_mnist(data_dir: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The split's pixels (N, 28, 28) uint8 and labels, read once per process while the files
+    stay as they were: the jobs of a sweep share them. Never modify them in place."""
+    prefix = "train" if train else "t10k"
+    stamp = tuple(
+        (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        for name in MNIST_MD5
+        if name.startswith(prefix)
+        for stat in [os.stat(raw_dir(data_dir) / name)]
+    )
+    return _read_raw(str(data_dir), train, stamp)
 
 
 class MNISTDataModule(LightningDataModule):
@@ -65,10 +87,6 @@ class MNISTDataModule(LightningDataModule):
         x = pixels.float().div_(255)
         return x.sub_(self.mean).div_(self.std) if self.normalize else x
 
-    def _images(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        raw = MNIST(self.data_dir, train=train, download=False)
-        return self.transform(raw.data.unsqueeze(1)), raw.targets
-
     def split_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Train and validation indices into the official 60k: the given slices, or a random
         split fixed by `split_seed`, then the optional subsets."""
@@ -88,11 +106,13 @@ class MNISTDataModule(LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.train_set is None:
             verify(self.data_dir)  # setup never downloads; prepare_data does
-            x, y = self._images(train=True)
+            pixels, labels = raw_mnist(self.data_dir, train=True)
             train_idx, val_idx = self.split_indices()
-            self.train_set = TensorBatches(x[train_idx], y[train_idx])
-            self.val_set = TensorBatches(x[val_idx], y[val_idx])
-            self.test_set = TensorBatches(*self._images(train=False))
+            for name, idx in (("train_set", train_idx), ("val_set", val_idx)):
+                x = self.transform(pixels[idx].unsqueeze(1))  # only the images this run uses
+                setattr(self, name, TensorBatches(x, labels[idx]))
+            pixels, labels = raw_mnist(self.data_dir, train=False)
+            self.test_set = TensorBatches(self.transform(pixels.unsqueeze(1)), labels.clone())
         if self.keep_on_device:  # a GPU then slices batches itself: no copy per step
             device = training_device(self)
             for data in (self.train_set, self.val_set, self.test_set):
