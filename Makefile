@@ -10,7 +10,7 @@ ARGS ?=
 PORT ?= 6006
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data \
+.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check \
 	course clean clean-logs sweep-regularization sweep-stability sweep-cnn report
 
 help: ## list the targets
@@ -52,11 +52,14 @@ format: $(STAMP) ## ruff format and fix imports
 tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:6006 (PORT=... to change)
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port $(PORT)
 
-bench: $(STAMP) data ## training throughput per model, four ways: plain loop, dl101, bare Lightning, course DataLoader (~5 min)
-	$(BIN)/python -m dl101.bench --course-runs $(ARGS)
+bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed (~8 min)
+	$(BIN)/python -m dl101.bench --commands $(ARGS)
 
 course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (~30 min; FAST=1: a few)
 	$(BIN)/python -m dl101.course $(if $(FAST),budget=fast) $(ARGS)
+
+gpu-check: ## on a CUDA machine: GPU tests, one-epoch runs, bench rows, bf16 (< 5 min; skips without a GPU)
+	bash scripts/gpu_check.sh
 
 bench-data: $(STAMP) data ## time one MNIST epoch: in-memory batches vs ToTensor DataLoader
 	$(BIN)/python scripts/bench_data.py $(ARGS)

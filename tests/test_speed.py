@@ -156,3 +156,28 @@ def test_bench_writes_its_table_with_every_column(mnist_dir, tmp_path):
     table = (out_dir / "bench.md").read_text()
     assert all(title in table for title, *_ in COLUMNS)
     assert len([line for line in table.splitlines() if line.startswith("| ")]) == 1 + len(rows)
+
+
+@pytest.mark.slow
+def test_bench_times_whole_commands_as_typed(mnist_dir, tmp_path):
+    """The whole-command table: every row measured, the course run's fit apart from the rest,
+    and the parallel sweep's table equal to a sequential one's (a result, not a timing)."""
+    run_module("dl101.bench", "--models", "--commands", "--out", str(tmp_path), timeout=1200)
+    (out_dir,) = tmp_path.iterdir()
+    rows = {row["command"]: row for row in json.loads((out_dir / "commands.json").read_text())}
+    assert list(rows) == [
+        "python -c 'import pytorch_lightning'",
+        "python -m dl101.train --help",
+        "python -m dl101.train experiment=course_logreg",
+        "python -m dl101.train experiment=course_rnn",
+        "make sweep-regularization",
+    ]
+    assert all(row["wall_s"] > 0 for row in rows.values())
+    logreg = rows["python -m dl101.train experiment=course_logreg"]
+    assert 0 < logreg["fit_s"] < logreg["wall_s"]
+    assert logreg["rest_s"] == pytest.approx(logreg["wall_s"] - logreg["fit_s"])
+    assert logreg["result"].count(" 0.") == 6  # test accuracy at each of the 6 x 500 steps
+    sweep = rows["make sweep-regularization"]
+    assert f"20 jobs, {os.cpu_count()} at once" in sweep["result"]
+    assert "table equal" in sweep["result"]
+    assert "## Whole commands" in (out_dir / "bench.md").read_text()

@@ -14,7 +14,10 @@ Each way trains the same steps with the same batch size and data, interleaved an
 the median is reported, with peak memory and the FLOP bound (training FLOPs per sample against
 this machine's measured matmul FLOP/s at the same thread count).
 
-    python -m dl101.bench [--models mlp cnn ...] [--repeats 3] [--scale 1.0] [--course-runs]
+With --commands (on in `make bench`), a second table times whole commands as typed: `--help`,
+course runs (fit apart from the rest), the regularization sweep (`dl101.command_timing`).
+
+    python -m dl101.bench [--models mlp cnn ...] [--repeats 3] [--scale 1.0] [--commands]
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,11 +49,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
 from dl101 import PROJECT_ROOT
+from dl101.command_timing import COMMAND_COLUMNS, command_cells, command_rows
 from dl101.config import compose_config
 from dl101.data import model_args
 from dl101.data.batching import TensorBatches
 from dl101.models.rnn import RNNLanguageModel, detach_state
-from dl101.runs import read_scalars
 from dl101.summary import fmt, markdown_table
 from dl101.threads import fastest_threads
 from dl101.training import train
@@ -287,35 +289,6 @@ def measure_case(
     }
 
 
-def course_runs(log_path: str) -> list[dict]:
-    """The course's two timed targets, run as a user types them: fit time (RunStats' own
-    `stats/fit_seconds`: training with its validations and checkpoints) apart from the rest of
-    the command's wall time (imports, config, data, model, teardown)."""
-    rows = []
-    for experiment, target in (("course_logreg", 5.0), ("course_rnn", 90.0)):
-        with tempfile.TemporaryDirectory() as out_dir, open(log_path, "a") as log:
-            command = [sys.executable, "-m", "dl101.train", f"experiment={experiment}"]
-            start = time.perf_counter()
-            subprocess.run(
-                [*command, "test=false", f"hydra.run.dir={out_dir}"],
-                stdout=log, stderr=subprocess.STDOUT, check=True,
-            )  # fmt: skip
-            wall = time.perf_counter() - start
-            scalars = read_scalars(Path(out_dir))
-        fit = scalars["stats/fit_seconds"][-1][1]
-        rows.append(
-            {
-                "experiment": experiment,
-                "command": "python " + " ".join(command[1:]),
-                "startup_s": wall - fit,
-                "fit_s": fit,
-                "target_fit_s": target,
-                "val_acc": scalars["val/acc"][-1][1],
-            }
-        )
-    return rows
-
-
 def in_fresh_process(function, *args):
     """Run in a new process: its own peak memory, threads and Lightning state."""
     with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
@@ -336,51 +309,47 @@ COLUMNS = (
 )
 
 
-def markdown(rows: list[dict], runs: list[dict], header: str) -> str:
-    lines = [header, ""] + markdown_table(
-        [title for title, *_ in COLUMNS],
-        [[fmt(row[key], spec) for _, key, spec in COLUMNS] for row in rows],
-    )
-    if runs:
-        lines += [""] + markdown_table(
-            ["command", "fit s", "target", "rest of the wall time s", "val acc"],
-            [
-                [
-                    f"`{run['command']}`",
-                    f"{run['fit_s']:.1f}",
-                    f"< {run['target_fit_s']:.0f}",
-                    f"{run['startup_s']:.1f}",
-                    fmt(run["val_acc"], ".4f"),
-                ]
-                for run in runs
-            ],
+def markdown(rows: list[dict], commands: list[dict], title: str) -> str:
+    lines = []
+    if rows:
+        lines += [f"## {title}", ""] + markdown_table(
+            [header for header, *_ in COLUMNS],
+            [[fmt(row[key], spec) for _, key, spec in COLUMNS] for row in rows],
         )
+    if commands:
+        lines += ["", f"## Whole commands, as typed ({os.cpu_count()} CPUs)", ""][not rows :]
+        lines += markdown_table(list(COMMAND_COLUMNS), [command_cells(row) for row in commands])
     return "\n".join(lines) + "\n"
 
 
-def print_table(rows: list[dict], runs: list[dict], title: str) -> None:
-    table = Table(title=title)
-    for header, key, _ in COLUMNS:
-        table.add_column(header, justify="left" if key == "model" else "right")
-    for row in rows:
-        table.add_row(*(fmt(row[key], spec) for _, key, spec in COLUMNS))
+def print_tables(rows: list[dict], commands: list[dict], title: str) -> None:
     console = Console()
-    console.print(table)
-    for run in runs:
-        console.print(
-            f"{run['command']}: fit {run['fit_s']:.1f} s (target < {run['target_fit_s']:.0f} s); "
-            f"imports, data, teardown {run['startup_s']:.1f} s; val acc {run['val_acc']:.4f}"
-        )
+    if rows:
+        table = Table(title=title)
+        for header, key, _ in COLUMNS:
+            table.add_column(header, justify="left" if key == "model" else "right")
+        for row in rows:
+            table.add_row(*(fmt(row[key], spec) for _, key, spec in COLUMNS))
+        console.print(table)
+    if commands:
+        table = Table(title="Whole commands, as typed")
+        for header in COMMAND_COLUMNS:
+            table.add_column(header, justify="right" if header.endswith(" s") else "left")
+        for row in commands:
+            table.add_row(*(cell.strip("`") for cell in command_cells(row)))
+        console.print(table)
 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     keys = [case.key for case in CASES]
-    parser.add_argument("--models", nargs="+", choices=keys, default=keys)
+    parser.add_argument("--models", nargs="*", choices=keys, default=keys, help="none: no steps")
     parser.add_argument("--repeats", type=int, default=3, help="measurements per way (median)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies the timed steps")
     parser.add_argument("--threads", type=int, default=None, help="default: dl101's thread rule")
-    parser.add_argument("--course-runs", action="store_true", help="also time whole course runs")
+    parser.add_argument(
+        "--commands", action="store_true", help="also time whole commands (--help, runs, a sweep)"
+    )
     parser.add_argument("--out", default=str(PROJECT_ROOT / "logs" / "bench"))
     args = parser.parse_args(argv)
 
@@ -394,17 +363,19 @@ def main(argv: list[str] | None = None) -> Path:
         rows.append(
             in_fresh_process(measure_case, case, args.repeats, args.scale, log_path, args.threads)
         )
-    runs = course_runs(log_path) if args.course_runs else []
+    if args.commands:
+        console.print("[bold]Whole commands[/]: --help, course runs, the regularization sweep ...")
+    commands = command_rows(log_path) if args.commands else []
 
     title = (
         f"Training samples/s, median of {args.repeats} ({os.cpu_count()} CPUs, "
         f"{'CUDA ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'})"
     )
-    print_table(rows, runs, title)
+    print_tables(rows, commands, title)
     (out_dir / "bench.json").write_text(json.dumps(rows, indent=2))
-    if runs:
-        (out_dir / "course_runs.json").write_text(json.dumps(runs, indent=2))
-    (out_dir / "bench.md").write_text(markdown(rows, runs, f"## {title}"))
+    if commands:
+        (out_dir / "commands.json").write_text(json.dumps(commands, indent=2))
+    (out_dir / "bench.md").write_text(markdown(rows, commands, title))
     console.print(f"Written: {out_dir}/bench.md, bench.json (the workers' output: runs.log)")
     return out_dir
 
