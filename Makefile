@@ -10,8 +10,8 @@ ARGS ?=
 PORT ?= 6006
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check \
-	course clean clean-logs sweep-regularization sweep-stability sweep-cnn report
+.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check screenshots \
+	course clean clean-logs sweep sweep-regularization sweep-stability sweep-cnn report
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands
 course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (~30 min; FAST=1: a few)
 	$(BIN)/python -m dl101.course $(if $(FAST),budget=fast) $(ARGS)
 
+screenshots: $(STAMP) data ## the regularization sweep in TensorBoard, as PNGs in docs/ (headless chromium; ARGS=SWEEP_DIR to reuse one)
+	$(BIN)/python scripts/tensorboard_screenshots.py $(ARGS)
+
 gpu-check: ## on a CUDA machine: GPU tests, one-epoch runs, bench rows, bf16 (< 5 min; skips without a GPU)
 	bash scripts/gpu_check.sh
 
@@ -65,19 +68,17 @@ bench-data: $(STAMP) data ## time one MNIST epoch: in-memory batches vs ToTensor
 	$(BIN)/python scripts/bench_data.py $(ARGS)
 
 sweep-regularization: $(STAMP) data ## course III: overfit baseline vs weight decay, dropout, augmentation (5 seeds each), table
-	@d=logs/train/multiruns/regularization_$$(date +%Y-%m-%d_%H-%M-%S); \
-	$(BIN)/python -m dl101.train sweep=regularization hydra.sweep.dir=$$d $(ARGS) && \
-	$(BIN)/python -m dl101.report $$d
+	$(BIN)/python -m dl101.train sweep=regularization $(ARGS)
 
 sweep-stability: $(STAMP) data ## course III: sigmoid vs ReLU x init schemes on a deep MLP, gradient-flow table
-	@d=logs/train/multiruns/stability_$$(date +%Y-%m-%d_%H-%M-%S); \
-	$(BIN)/python -m dl101.train sweep=stability hydra.sweep.dir=$$d $(ARGS) && \
-	$(BIN)/python -m dl101.report $$d
+	$(BIN)/python -m dl101.train sweep=stability $(ARGS)
 
 sweep-cnn: $(STAMP) data ## course IV: same vs valid padding, stride 2 vs pooling, max vs avg pooling; table
-	@d=logs/train/multiruns/cnn_$$(date +%Y-%m-%d_%H-%M-%S); \
-	$(BIN)/python -m dl101.train sweep=cnn hydra.sweep.dir=$$d $(ARGS) && \
-	$(BIN)/python -m dl101.report $$d
+	$(BIN)/python -m dl101.train sweep=cnn $(ARGS)
+
+sweep: $(STAMP) data ## any sweep preset by name: make sweep NAME=regularization|stability|cnn [ARGS=...]
+	@test -n "$(NAME)" || { echo "Name the preset: make sweep NAME=$$(ls conf/sweep | sed 's/.yaml//' | paste -sd'|')"; exit 2; }
+	$(BIN)/python -m dl101.train sweep=$(NAME) $(ARGS)
 
 report: $(STAMP) ## summarize a run or sweep folder from its TensorBoard logs; RUN=logs/train/multiruns/...
 	@test -n "$(RUN)" || { echo "Name the folder: make report RUN=logs/train/multiruns/<time>"; exit 2; }

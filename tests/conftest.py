@@ -6,6 +6,7 @@ import pytest
 
 from dl101 import PROJECT_ROOT
 from dl101.data.sources import ensure_mnist
+from tests.helpers import run_module
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +26,15 @@ def kill_fsync(monkeypatch):
         raise KeyboardInterrupt
 
     return lambda: monkeypatch.setattr("os.fsync", killed)
+
+
+@pytest.fixture(scope="session")
+def regularization_sweep(mnist_dir, tmp_path_factory):
+    """`sweep=regularization` as a user types it, shortened: 4 variants x 2 seeds, 20 steps
+    each; its folder and what the command printed."""
+    sweep_dir = tmp_path_factory.mktemp("regularization")
+    result = run_module(
+        "dl101.train", "sweep=regularization", "seed=1,2", "trainer.max_steps=20",
+        f"hydra.sweep.dir={sweep_dir}",
+    )  # fmt: skip
+    return sweep_dir, result

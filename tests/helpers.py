@@ -34,7 +34,7 @@ def run_module(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """Every scalar tag in a run's TensorBoard event files, read with TensorBoard's own reader
     (independently of dl101's): tag -> [(step, value), ...] as logged."""
-    accumulator = EventAccumulator(str(Path(run_dir) / "tensorboard"), size_guidance={"scalars": 0})
+    accumulator = EventAccumulator(str(Path(run_dir)), size_guidance={"scalars": 0})
     accumulator.Reload()
     return {
         tag: [(event.step, event.value) for event in accumulator.Scalars(tag)]

@@ -95,7 +95,7 @@ def test_sweep_variants_build(tmp_path, variant):
 def test_feature_maps_are_written_as_image_summaries(mnist_dir, tmp_path):
     overrides = ["experiment=lenet_mnist", "debug=limit", *QUIET]
     train(compose_config(tmp_path, overrides))
-    accumulator = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0})
+    accumulator = EventAccumulator(str(tmp_path), size_guidance={"images": 0})
     accumulator.Reload()
     tags = set(accumulator.Tags()["images"])
     assert {"filters/conv1", "feature_maps/input", "feature_maps/block1/digit0"} <= tags

@@ -111,7 +111,9 @@ def test_bad_configuration_is_refused_before_training(tmp_path, override, error,
     # Hydra wraps a constructor's error, keeping its message: "Error in call to target ...".
     with pytest.raises((error, InstantiationException), match=message.replace(".", r"\.")):
         train(compose_config(tmp_path, [override, *QUIET]))
-    assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "tensorboard").exists()
+    assert not (tmp_path / "checkpoints").exists() and not list(
+        tmp_path.glob("events.out.tfevents.*")
+    )
 
 
 def test_a_file_that_is_not_a_checkpoint_is_refused_clearly(tmp_path):
@@ -152,7 +154,7 @@ def test_two_runs_started_together_get_their_own_folders(mnist_dir, tmp_path):
     ]
     for process in processes:
         assert process.wait(timeout=300) == 0, process.stderr.read()[-2000:]
-    runs = list((tmp_path / "debug" / "runs").iterdir())
+    runs = list((tmp_path / "debug" / "runs" / "default").iterdir())  # <experiment_name>/<time>
     assert len(runs) == 2 and all((run / ".hydra" / "config.yaml").is_file() for run in runs)
 
 

@@ -48,7 +48,7 @@ def test_report_has_one_row_per_job_with_its_hparams_and_logged_values(lr_sweep)
     finals = {row[0]: final_scalars(lr_sweep / row[0]) for row in rows}
     column = header.index("val/acc_best final")
     for row in rows:
-        lr = {"0": "0.001", "1": "0.5"}[row[0]]
+        lr = {"lr=0.001": "0.001", "lr=0.5": "0.5"}[row[0]]
         assert row[1] == lr
         assert float(row[column]) == pytest.approx(finals[row[0]]["val/acc_best"], abs=1e-4)
         test_acc = float(row[header.index("test/acc final")])
@@ -59,7 +59,7 @@ def test_report_has_one_row_per_job_with_its_hparams_and_logged_values(lr_sweep)
 
 
 def test_confusion_matrix_of_a_real_checkpoint(lr_sweep, tmp_path):
-    checkpoint = next((lr_sweep / "0" / "checkpoints").glob("epoch*.ckpt"))
+    checkpoint = next((lr_sweep / "lr=0.001" / "checkpoints").glob("epoch*.ckpt"))
     assert_sane_png(figures.confusion_matrix(checkpoint, "test", tmp_path / "confusion.png"))
 
 

@@ -62,8 +62,8 @@ def test_joblib_runs_two_jobs_in_parallel_with_their_own_folders(mnist_dir, tmp_
         *QUICK,
         f"hydra.sweep.dir={tmp_path}",
     )
-    jobs = sorted(p.name for p in tmp_path.iterdir() if p.is_dir() and p.name.isdigit())
-    assert jobs == ["0", "1"]
+    jobs = sorted(p.name for p in tmp_path.iterdir() if (p / ".hydra").is_dir())
+    assert jobs == ["seed=1", "seed=2"]
     for job in jobs:
         assert 0 < final_scalar(tmp_path / job, "test/acc") <= 1
     # two processes on two cores: each job was given one torch thread
@@ -74,7 +74,7 @@ def test_joblib_runs_two_jobs_in_parallel_with_their_own_folders(mnist_dir, tmp_
 def test_submitit_local_runs_two_jobs(mnist_dir, tmp_path):
     run_module("dl101.train", "-m", "hydra/launcher=submitit_local", "seed=1,2", *QUICK,
                f"hydra.sweep.dir={tmp_path}")  # fmt: skip
-    for job in ("0", "1"):
+    for job in ("seed=1", "seed=2"):
         assert 0 < final_scalar(tmp_path / job, "test/acc") <= 1
 
 
@@ -85,14 +85,18 @@ def test_optuna_search_writes_its_results(mnist_dir, tmp_path):
     assert set(results.best_params) == {"model.optimizer.lr", "model.optimizer.weight_decay",
                                         "model.dropout", "model_width"}  # fmt: skip
     assert 0 < results.best_value <= 1
-    assert len([p for p in tmp_path.iterdir() if p.name.isdigit()]) == 3
+    trials = sorted(p.name for p in tmp_path.iterdir() if (p / ".hydra").is_dir())
+    assert [name[:4] for name in trials] == ["000_", "001_", "002_"]  # trial number, then values
+    assert all("lr=" in name and "model_width=" in name for name in trials)
 
 
 def test_a_diverging_sweep_job_fails_alone(mnist_dir, tmp_path):
     result = run_module("dl101.train", "-m", "model=mlp", "model.optimizer.lr=1e8,0.01", *QUICK,
                         f"hydra.sweep.dir={tmp_path}")  # fmt: skip
     assert "became nan" in result.stdout + result.stderr
-    assert 0 < final_scalar(tmp_path / "1", "test/acc") <= 1  # the healthy job still ran
+    assert 0 < final_scalar(tmp_path / "lr=0.01", "test/acc") <= 1  # the healthy job still ran
+    assert (tmp_path / "lr=1e+08" / "FAILED").read_text().startswith("NonFiniteLossError")
+    assert "failed: lr=1e+08: NonFiniteLossError" in result.stdout  # the summary lists it
 
 
 @pytest.mark.slow

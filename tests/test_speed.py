@@ -82,7 +82,7 @@ def test_scalars_are_logged_on_logger_steps_and_as_epoch_means(mnist_dir, tmp_pa
     overrides = ["trainer.max_epochs=2", "data.train_subset=1280", "data.batch_size=64",
                  "trainer.log_every_n_steps=5", *QUIET]  # fmt: skip
     train(compose_config(tmp_path, overrides))
-    accumulator = EventAccumulator(str(tmp_path / "tensorboard"))
+    accumulator = EventAccumulator(str(tmp_path))
     accumulator.Reload()
     steps = {
         tag: [e.step for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from tests.helpers import run_module, scalars
 
+VARIANTS = ("baseline", "weight_decay", "dropout", "augmentation")
 
-def regularization_sweep(sweep_dir, *overrides: str):
+
+def regularization_sweep_to(sweep_dir, *overrides: str):
     return run_module(
         "dl101.train",
         "sweep=regularization",
@@ -18,31 +22,51 @@ def regularization_sweep(sweep_dir, *overrides: str):
     )
 
 
-def test_regularization_sweep_runs_side_by_side_as_a_sequential_one_would(mnist_dir, tmp_path):
-    """Its jobs run two at once, one torch thread each, and log exactly what a sequential
-    1-thread sweep logs."""
-    side_by_side = regularization_sweep(tmp_path / "par")
-    regularization_sweep(tmp_path / "seq", "hydra/launcher=basic", "threads=1")
+def test_regularization_sweep_runs_side_by_side_as_a_sequential_one_would(
+    regularization_sweep, tmp_path
+):
+    """Its jobs run two at once, one torch thread each, in folders named by their values, and
+    log exactly what a sequential 1-thread sweep logs."""
+    sweep_dir, side_by_side = regularization_sweep
+    regularization_sweep_to(tmp_path, "hydra/launcher=basic", "threads=1")
     assert "Joblib.Parallel(n_jobs=-1" in side_by_side.stdout + side_by_side.stderr
-    logs = [(tmp_path / "par" / str(job) / "train.log").read_text() for job in range(8)]
+    jobs = sorted(p.name for p in sweep_dir.iterdir() if (p / ".hydra").is_dir())
+    assert jobs == [f"regularization={r},seed={s}" for r in sorted(VARIANTS) for s in (1, 2)]
+    logs = [(sweep_dir / job / "train.log").read_text() for job in jobs]
     cores = os.cpu_count()
     side = f"torch threads: 1 ({cores} sweep jobs side by side on {cores} cores)"
     assert all(side in log for log in logs)
-    for job in map(str, range(8)):
-        parallel, sequential = scalars(tmp_path / "par" / job), scalars(tmp_path / "seq" / job)
+    for job in jobs:
+        parallel, sequential = scalars(sweep_dir / job), scalars(tmp_path / job)
         for tag in ("train/loss", "train_eval/acc", "val/acc", "val/loss", "test/acc"):
             assert parallel[tag] == sequential[tag], (job, tag)
 
 
-def test_regularization_sweep_prints_the_seed_averaged_table(mnist_dir, tmp_path):
-    regularization_sweep(tmp_path, "callbacks.progress_bar.refresh_rate=0")
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.isdigit()) == list("01234567")
-    report = run_module("dl101.report", str(tmp_path)).stdout
-    for variant in ("baseline", "weight_decay", "dropout", "augmentation"):
-        assert variant in report
-    assert "0.5246" in report and "0.6088" in report  # the course's numbers beside ours
-    table = (tmp_path / "report.md").read_text()
+def test_the_sweep_ends_with_its_seed_averaged_table(regularization_sweep):
+    """No report command: the multirun prints and writes its summary itself."""
+    sweep_dir, result = regularization_sweep
+    for variant in VARIANTS:
+        assert f"│ {variant} " in result.stdout
+    assert "0.5246" in result.stdout and "0.6088" in result.stdout  # the course's numbers
+    table = (sweep_dir / "report.md").read_text()
     assert "val/acc vs baseline" in table and table.count("\n| ") == 5  # header + 4 variants
+    rows = {row.split(" | ")[0].strip("| "): row for row in table.splitlines()[4:]}
+    assert list(rows) == list(VARIANTS)  # in the sweep's order: baseline is the reference
+    assert (sweep_dir / "report.csv").is_file()
+
+
+def test_a_crashed_job_is_listed_and_the_summary_still_comes(mnist_dir, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "dl101.train", "-m", "model=mlp", "model.dropout=1.5,0.2",
+         "debug=limit", "callbacks.progress_bar.refresh_rate=0", f"hydra.sweep.dir={tmp_path}"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1  # the command fails, after the other job and the summary
+    assert "1 of 2 sweep jobs failed" in result.stderr
+    assert "must be in [0, 1)" in (tmp_path / "dropout=1.5" / "FAILED").read_text()
+    assert 0 < scalars(tmp_path / "dropout=0.2")["test/acc"][-1][1] <= 1
+    table = (tmp_path / "report.md").read_text()
+    assert "| dropout=1.5 | 1.5 |" in table and "InstantiationException" in table
 
 
 def test_stability_sweep_reports_gradient_flow(mnist_dir, tmp_path):

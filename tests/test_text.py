@@ -148,6 +148,6 @@ def test_char_lm_trains_on_held_out_plays(tmp_path):
     metrics = train(compose_config(tmp_path, overrides))
     # A uniform guess over the ~80 characters scores ~80; 30 steps already do much better.
     assert 1 < metrics["val/ppl"] < 40 and 1 < metrics["test/ppl"] < 40
-    accumulator = EventAccumulator(str(tmp_path / "tensorboard"))
+    accumulator = EventAccumulator(str(tmp_path))
     accumulator.Reload()
     assert "sample/text_summary" in accumulator.Tags()["tensors"]

@@ -28,11 +28,17 @@ def test_one_epoch_learns_and_logs_to_tensorboard(mnist_dir, tmp_path):
 
 def test_hparams_tab_lists_config_and_real_metrics(mnist_dir, tmp_path):
     train(compose_config(tmp_path, ["debug=limit", "model.optimizer.lr=0.02", *QUIET]))
-    accumulator = EventAccumulator(str(tmp_path / "tensorboard"))
+    accumulator = EventAccumulator(str(tmp_path))
     accumulator.Reload()
     content = accumulator.PluginTagToContent("hparams")
     start = HParamsPluginData.FromString(content["_hparams_/session_start_info"])
-    assert start.session_start_info.hparams["model/optimizer/lr"].number_value == 0.02
+    hparams = start.session_start_info.hparams
+    assert hparams["lr"].number_value == 0.02
+    assert hparams["model"].string_value == "SoftmaxRegression"  # a class name, not a path
+    assert hparams["optimizer"].string_value == "SGD" and hparams["seed"].number_value == 42
+    values = [v.string_value for v in hparams.values()]
+    assert not any("_target_" in key or "/" in key for key in hparams)
+    assert not any("/" in value for value in values)  # no paths of this machine
     experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     declared = {info.name.tag for info in experiment.metric_infos}
     assert {"val/acc", "test/acc"} <= declared
@@ -75,8 +81,23 @@ def test_course_logreg_logs_the_test_curve(mnist_dir, tmp_path):
 def test_multirun_from_the_command_line(mnist_dir, tmp_path):
     run_module("dl101.train", "-m", "model.optimizer.lr=0.01,0.1", "trainer.max_steps=20",
                f"paths.log_dir={tmp_path}")  # fmt: skip
-    jobs = sorted(p for p in (tmp_path / "train" / "multiruns").glob("*/*") if p.is_dir())
-    assert [job.name for job in jobs] == ["0", "1"]
+    (sweep,) = (tmp_path / "train" / "multiruns" / "default").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if (p / ".hydra").is_dir())
+    assert [job.name for job in jobs] == ["lr=0.01", "lr=0.1"]  # named by what the sweep varies
     for job in jobs:
-        assert list((job / "tensorboard").glob("events.out.tfevents.*"))
+        assert list(job.glob("events.out.tfevents.*"))  # the TensorBoard run is the job's folder
         assert "train/acc" in scalars(job)
+
+
+def test_a_run_stopped_mid_epoch_validates_its_final_weights(mnist_dir, tmp_path):
+    """max_steps ends this run at step 7 of a 20-step first epoch: it still has val metrics,
+    val/acc_best and a best checkpoint, which the test phase uses."""
+    cfg = compose_config(tmp_path, ["trainer.max_steps=7", "data.train_subset=2560", *QUIET])
+    metrics = train(cfg)
+    logged = scalars(tmp_path)
+    # one validation, logged where Lightning logs a validation after training step 7 (at 6)
+    assert [step for step, _ in logged["val/acc"]] == [6]
+    assert metrics["val/acc_best"] == pytest.approx(logged["val/acc"][-1][1])
+    (best,) = (tmp_path / "checkpoints").glob("epoch*.ckpt")
+    assert best.name == "epoch000-step000007.ckpt"
+    assert metrics["test/acc"] > 0.3  # 7 steps of softmax regression: well above chance

@@ -3,8 +3,21 @@
 import os
 from pathlib import Path
 
+from omegaconf import OmegaConf
+
 _checkout = Path(__file__).resolve().parents[2]
 # An editable install runs from the checkout, whose conf/ and data/ every run shares.
 PROJECT_ROOT = _checkout if (_checkout / "conf").is_dir() else Path.cwd()
 CONFIG_DIR = str(PROJECT_ROOT / "conf")
 os.environ.setdefault("DL101_ROOT", str(PROJECT_ROOT))  # read by conf/paths as ${oc.env:DL101_ROOT}
+
+
+def _job_name(num, job_overrides, keys_text, sweeper) -> str:
+    from dl101.sweep_names import job_name  # Hydra's override parser: only when a sweep runs
+
+    return job_name(num, job_overrides, keys_text, sweeper)
+
+
+# Names sweep jobs in conf/hydra/default.yaml; registered wherever dl101 is imported, which every
+# process that composes a job's config (a joblib or submitit worker too) has done first.
+OmegaConf.register_new_resolver("dl101_job_name", _job_name, replace=True)

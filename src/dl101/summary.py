@@ -16,6 +16,7 @@ from dl101.runs import Run, group_runs, lower_is_better
 
 # Which `course_result` entry a logged metric is compared with.
 COURSE_KEYS = {"train_eval/acc": "train_acc", "val/acc": "val_acc", "test/acc": "test_acc"}
+DEFAULT_METRICS = ["val/acc", "test/acc"]
 
 
 def fmt(value: float | None, spec: str | None = None) -> str:
@@ -75,7 +76,8 @@ def job_rows(
 ) -> tuple[list[str], list[list[str]]]:
     """One row per job: its overridden hparams, one column each, and the final and best value
     of each metric; sorted by `sort_by` (best first) when the jobs logged it."""
-    keys = list(dict.fromkeys(key for run in runs for key in run.hparams()))
+    swept = list(dict.fromkeys(key for run in runs for key in run.swept))
+    keys = swept or list(dict.fromkeys(key for run in runs for key in run.hparams()))
     if sort_by and any(run.best(sort_by) is not None for run in runs):
         sign = 1 if lower_is_better(sort_by) else -1
         missing = float("inf")
@@ -84,12 +86,14 @@ def job_rows(
             key=lambda run: sign * run.best(sort_by) if run.best(sort_by) is not None else missing,
         )
     header = ["job", *keys, *(f"{m} {kind}" for m in metrics for kind in ("final", "best"))]
+    failures = any(run.failed for run in runs)
+    header += ["failed"] * failures
     rows = []
     for run in runs:
-        cells = [run.path.name, *(run.hparams().get(key, "") for key in keys)]
+        cells = [run.path.name, *(str(run.lookup(key) or "") for key in keys)]
         for metric in metrics:
             cells += [fmt(run.final(metric)), fmt(run.best(metric))]
-        rows.append(cells)
+        rows.append(cells + [(run.failed or "").split(":")[0]] * failures)
     return header, rows
 
 
@@ -119,7 +123,8 @@ def group_rows(
     reference = finals(next(iter(groups.values())), judged)
     rows = []
     for name, members in groups.items():
-        cells = [name, str(len(members))]
+        failed = sum(bool(run.failed) for run in members)
+        cells = [name, f"{len(members)}" + (f" ({failed} failed)" if failed else "")]
         cells += [mean_std(finals(members, metric)) for metric in metrics]
         course = members[0].lookup("course_result") or {}
         cells += [fmt(course.get(COURSE_KEYS[metric])) for metric in course_keys]
@@ -131,6 +136,37 @@ def group_rows(
             cells.append(gradient_flow_verdict(ratio, run.final("grad_flow/first_layer_at_init")))
         rows.append(cells)
     return header, rows
+
+
+def grouping(runs: list[Run]) -> list[str] | None:
+    """What a sweep's summary groups its jobs by: its `report.group_by`, else, when it varies
+    the seed, every other key it varies (one row per setting, mean ± std over the seeds)."""
+    group_by = (runs[0].lookup("report") or {}).get("group_by")
+    if group_by:
+        return [group_by] if isinstance(group_by, str) else list(group_by)
+    swept = runs[0].swept
+    if "seed" in swept:
+        return [key for key in swept if key != "seed"] or ["overrides"]
+    if any(o.startswith("seed=") for run in runs for o in run.overrides):
+        return ["overrides"]  # a sweep from before swept keys were recorded
+    return None
+
+
+def summary_table(
+    runs: list[Run], group_by: list[str] | None = None, metrics: list[str] | None = None
+) -> tuple[str, list[str], list[list[str]]]:
+    """The table `dl101.report` and the end of every multirun print: title, header, rows."""
+    report_cfg = runs[0].lookup("report") or {}
+    group_by = group_by or grouping(runs)
+    metrics = list(metrics or report_cfg.get("metrics") or DEFAULT_METRICS)
+    if group_by:
+        header, rows = group_rows(runs, metrics, group_by)
+        return f"{len(runs)} runs by {', '.join(group_by)}: final values", header, rows
+    sort_by = runs[0].lookup("optimized_metric")  # what the sweep optimizes
+    if sort_by and sort_by not in metrics:
+        metrics = [sort_by, *metrics]
+    header, rows = job_rows(runs, metrics, sort_by)
+    return f"{len(runs)} runs" + (f", best {sort_by} first" if sort_by else ""), header, rows
 
 
 def write_report(path: Path, title: str, header: list[str], rows: list[list[str]]) -> Table:

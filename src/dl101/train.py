@@ -5,6 +5,7 @@ shell completion answer at once."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -12,22 +13,25 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from dl101 import CONFIG_DIR
+from dl101.sweep_names import FAILED_MARKER
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from dl101.callbacks import NonFiniteLossError  # torch and Lightning: only once a run starts
-    from dl101.training import train
+    from dl101.training import train  # torch and Lightning: only once a run starts
 
     try:
         metrics = train(cfg)
-    except NonFiniteLossError as err:
+    except Exception as err:
         if HydraConfig.get().mode != RunMode.MULTIRUN:
             raise
-        # In a sweep this job is one failed trial (Optuna records NaN as a failure), not the end.
-        log.error(str(err))
+        # In a sweep a failed job is one failed trial (Optuna records NaN as a failure): its
+        # folder says why, the other jobs still run, and the summary lists it.
+        log.exception(f"This sweep job failed: {err}")
+        message = f"{type(err).__name__}: {err}"
+        (Path(HydraConfig.get().runtime.output_dir) / FAILED_MARKER).write_text(message + "\n")
         return float("nan")
     # The value a Hydra sweeper optimizes.
     return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None

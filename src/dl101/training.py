@@ -43,6 +43,20 @@ def instantiate_group(group: DictConfig | None, name: str) -> list:
     return [instantiate(entry) for entry in entries.values()]
 
 
+def no_best_reason(trainer: pl.Trainer) -> str:
+    """Why a fit kept no best checkpoint, in the setting's own words."""
+    checkpoint = trainer.checkpoint_callback
+    if trainer.fast_dev_run:
+        return "fast_dev_run saves none"
+    if checkpoint is None:
+        return "no ModelCheckpoint: callbacks.model_checkpoint is off"
+    if checkpoint.save_top_k == 0:
+        return "callbacks.model_checkpoint.save_top_k=0 keeps only last.ckpt"
+    if not trainer.enable_validation:
+        return "no validation: limit_val_batches=0 or no validation data"
+    return f"{checkpoint.monitor} was never logged"
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint on the official test set; return all final metrics."""
     quiet_known_warnings()
@@ -74,7 +88,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("test"):
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
-            log.info("No best checkpoint kept (fast_dev_run, save_top_k=0): testing final weights")
+            log.info(f"No best checkpoint ({no_best_reason(trainer)}): testing the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     if trainer.is_global_zero:

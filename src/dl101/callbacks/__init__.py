@@ -12,6 +12,7 @@ from dl101.callbacks.training import (
     NonFiniteLossError,
     RichProgressBar,
     RunStats,
+    ValidateFinalWeights,
     skip_unused_batch_hooks,
 )
 from dl101.callbacks.visuals import (
@@ -34,5 +35,6 @@ __all__ = [
     "RunStats",
     "TestSetCurve",
     "TextSample",
+    "ValidateFinalWeights",
     "skip_unused_batch_hooks",
 ]

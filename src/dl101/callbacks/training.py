@@ -97,6 +97,22 @@ class FiniteLossGuard(Callback):
         self.check()
 
 
+class ValidateFinalWeights(Callback):
+    """Validate the final weights of a run that stops in the middle of an epoch, or between two
+    scheduled validations (`trainer.max_steps`, `max_time`): it then has `val/*` metrics,
+    `val/acc_best` and a best checkpoint like any other run.
+
+    At the last step it asks Lightning to stop, which validates inside the fit (so checkpoints
+    are saved), whatever `check_val_every_n_epoch` would say.
+    """
+
+    def on_train_batch_end(self, trainer: Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        last_step = 0 < trainer.max_steps <= trainer.global_step
+        if (last_step or trainer.should_stop) and not trainer.sanity_checking:
+            trainer.should_stop = True
+            trainer.check_val_every_n_epoch = None  # validation is due now, not at an epoch
+
+
 class RunStats(Callback):
     """Log the parameter count and the wall time of fitting, for tables that compare runs."""
 

@@ -16,7 +16,7 @@ from matplotlib.image import imread
 from torchmetrics.classification import MulticlassConfusionMatrix
 
 from dl101.inference import load_for_prediction
-from dl101.runs import Run, group_runs
+from dl101.runs import Run, group_runs, mean_curve
 
 DPI = 110
 
@@ -28,18 +28,8 @@ def save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def mean_curve(runs: list[Run], tag: str) -> tuple[list[int], list[float], list[float]]:
-    """Steps, mean and std over runs of a scalar logged at the same steps in each run."""
-    series = [dict(run.events.get(tag, [])) for run in runs]
-    steps = sorted(set.intersection(*(set(s) for s in series))) if series else []
-    values = [[s[step] for s in series] for step in steps]
-    means = [statistics.mean(v) for v in values]
-    stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values]
-    return steps, means, stds
-
-
 def plot_mean(ax, runs: list[Run], tag: str, label: str, x: Callable[[int], float] = float):
-    steps, means, stds = mean_curve(runs, tag)
+    steps, means, stds, *_ = mean_curve(runs, tag)
     if not steps:
         return
     xs = [x(step) for step in steps]
@@ -87,25 +77,40 @@ def regularization_curves(runs: list[Run], path: Path) -> Path:
     return save(figure, path)
 
 
+def group_bars(
+    finals: dict[str, list[float]], metric: str, course: dict[str, float], title: str
+) -> Figure:
+    """Each group's final `metric`, mean ± std over its seeds, with the course's number beside
+    it where the course has one (a sweep's summary, the regularization figure)."""
+    names = list(finals)
+    means = [statistics.mean(v) if v else float("nan") for v in finals.values()]
+    stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in finals.values()]
+    seeds = {len(v) for v in finals.values()}
+    per_group = count(seeds.pop(), "seed") if len(seeds) == 1 else "seeds"
+    figure = Figure(figsize=(max(6.5, 1.3 * len(names)), 3.8))
+    ax = figure.subplots()
+    ax.bar(range(len(names)), means, yerr=stds, capsize=6, color="tab:blue", alpha=0.8,
+           label=f"dl101 (mean ± std, {per_group})")  # fmt: skip
+    ax.set_xticks(range(len(names)), names)  # positions: names such as "0.01" stay labels
+    known = [(i, course[name]) for i, name in enumerate(names) if name in course]
+    if known:
+        ax.plot([i for i, _ in known], [v for _, v in known], "kD", label="course (one run)")
+    if all(0 <= m <= 1 for m in means if m == m):  # accuracies: the whole scale
+        ax.set_ylim(0, 1)
+    ax.set(ylabel=f"final {metric}", title=title)
+    ax.tick_params(axis="x", labelrotation=20 if len(names) > 4 else 0)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(loc="lower right")
+    return figure
+
+
 def regularization_bars(runs: list[Run], course_val: dict[str, float], path: Path) -> Path:
     """Course III: final validation accuracy per remedy, mean ± std over seeds, beside the
     course's single runs."""
     groups = group_runs(runs, ["regularization_name"])
-    names = list(groups)
-    finals = [[run.final("val/acc") for run in groups[name]] for name in names]
-    means = [statistics.mean(v) for v in finals]
-    stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in finals]
-    figure = Figure(figsize=(6.5, 3.8))
-    ax = figure.subplots()
-    ax.bar(names, means, yerr=stds, capsize=6, color="tab:blue", alpha=0.8,
-           label=f"dl101 (mean ± std, {count(len(finals[0]), 'seed')})")  # fmt: skip
-    known = [(i, course_val[name]) for i, name in enumerate(names) if name in course_val]
-    ax.plot([i for i, _ in known], [v for _, v in known], "kD", label="course (one run)")
-    ax.set(ylabel="final validation accuracy", title="Regularization on 20 training images")
-    ax.set_ylim(0, 1)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(loc="lower right")
-    return save(figure, path)
+    finals = {name: [run.final("val/acc") for run in members] for name, members in groups.items()}
+    title = "Regularization on 20 training images"
+    return save(group_bars(finals, "validation accuracy", course_val, title), path)
 
 
 def gradient_norms(runs: list[Run], path: Path) -> Path:
@@ -156,7 +161,7 @@ def perplexity_curves(runs: list[Run], vocab_size: int | None, path: Path) -> Pa
     figure = Figure(figsize=(6.5, 3.8))
     ax = figure.subplots()
     plot_mean(ax, runs, "train/ppl", "training (one batch)")
-    steps, means, _ = mean_curve(runs, "val/ppl")
+    steps, means, *_ = mean_curve(runs, "val/ppl")
     ax.plot(steps, means, marker="o", label="validation (held-out plays)")
     if vocab_size:
         ax.axhline(vocab_size, color="gray", linestyle="--", label=f"uniform guess ({vocab_size})")

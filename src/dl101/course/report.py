@@ -14,7 +14,7 @@ import torch
 from dl101.checkpoints import load_checkpoint
 from dl101.course import figures
 from dl101.runs import Run, find_runs
-from dl101.summary import group_rows, markdown_table, mean_std
+from dl101.summary import group_rows, grouping, markdown_table, mean_std
 
 MNIST_CLASSIFIERS = ("logreg", "lenet", "cnn", "rnn")
 # FeatureMaps' grids of a CNN run -> captions in the report's panel.
@@ -63,13 +63,10 @@ def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:
 
 
 def sweep_table(runs: list[Run]) -> list[str]:
-    """The sweep's own summary (its `report` config), as `dl101-report` prints it."""
+    """The sweep's own summary (its `report` config), as the sweep printed it."""
     report_cfg = runs[0].lookup("report") or {}
-    group_by = report_cfg.get("group_by") or ["overrides"]
-    group_by = [group_by] if isinstance(group_by, str) else list(group_by)
-    return markdown_table(
-        *group_rows(runs, list(report_cfg.get("metrics") or ["val/acc"]), group_by)
-    )
+    metrics = list(report_cfg.get("metrics") or ["val/acc"])
+    return markdown_table(*group_rows(runs, metrics, grouping(runs) or ["overrides"]))
 
 
 def course_numbers(spec: dict, metric: str, key) -> dict:
