@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 from hydra.errors import InstantiationException
+from pytorch_lightning import Callback
 from torchvision.datasets.utils import calculate_md5 as md5
 
 from dl101 import PROJECT_ROOT
@@ -53,18 +56,21 @@ def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(mnist_dir, tm
 
 
 def test_ckpt_path_last_picks_the_newest_run(mnist_dir, tmp_path):
-    train(compose_config(tmp_path, ["debug=limit", *QUIET]))
+    """Two runs under logs/: `last` resumes the newer one (1 epoch of 5 steps), not the older
+    one (2 epochs of 3 steps), as the step count of the resumed run tells."""
+    runs = tmp_path / "logs" / "debug" / "runs" / "default"
+    older = ["debug=limit", "trainer.max_epochs=2", "trainer.limit_train_batches=3", *QUIET]
+    train(compose_config(runs / "older", older))
+    train(compose_config(runs / "newer", ["debug=limit", "trainer.max_epochs=1", *QUIET]))
+    past = time.time() - 100  # however fast the machine, the older run's file is the older
+    os.utime(runs / "older" / "checkpoints" / "last.ckpt", (past, past))
     cfg = compose_config(
         tmp_path / "resumed", ["debug=limit", "ckpt_path=last", "trainer.max_epochs=3", *QUIET]
     )
     cfg.paths.log_dir = str(tmp_path / "logs")
-    (tmp_path / "logs" / "debug" / "runs" / "x").mkdir(parents=True)
-    shutil.copytree(
-        tmp_path / "checkpoints", tmp_path / "logs" / "debug" / "runs" / "x" / "checkpoints"
-    )
     train(cfg)
     resumed = load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "last.ckpt"))
-    assert resumed["global_step"] == 15  # 10 steps restored + 5 of the third epoch
+    assert resumed["global_step"] == 15  # newer: 5 restored + 2 epochs of 5 (older: 6 + 5)
 
 
 def test_interrupted_checkpoint_save_keeps_the_previous_file(tmp_path, kill_fsync):
@@ -88,13 +94,36 @@ def test_same_seed_same_metrics_other_seed_different(mnist_dir, tmp_path):
     assert first["val/loss"] != other["val/loss"]
 
 
+class RecordLosses(Callback):
+    """Every training loss with the step Lightning reports after it (as the guard sees it)."""
+
+    losses: list[tuple[int, float]] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        RecordLosses.losses.append((trainer.global_step, outputs["loss"].item()))
+
+
 def test_diverging_run_stops_at_the_first_non_finite_loss(mnist_dir, tmp_path):
-    overrides = ["model=mlp", "model.optimizer.lr=1e8", "trainer.max_epochs=1", *QUIET]
-    with pytest.raises(
-        NonFiniteLossError, match=r"became nan at step \d+ .*learning rate.*gradient_clip_val"
-    ):
+    RecordLosses.losses = []
+    overrides = ["model=mlp", "model.optimizer.lr=1e8", "trainer.max_epochs=1", *QUIET,
+                 "+callbacks.record._target_=tests.test_reliability.RecordLosses"]  # fmt: skip
+    with pytest.raises(NonFiniteLossError) as raised:
         train(compose_config(tmp_path, overrides))
+    first_bad = next(step for step, loss in RecordLosses.losses if not math.isfinite(loss))
+    assert f"became nan at step {first_bad} " in str(raised.value)
+    assert "learning rate" in str(raised.value) and "gradient_clip_val" in str(raised.value)
     assert not list(tmp_path.glob("checkpoints/*.ckpt"))  # no NaN weights kept as last or best
+
+
+def test_a_nan_is_caught_before_validation_saves_a_checkpoint(mnist_dir, tmp_path):
+    """With the periodic check out of reach, only the check before validation stands between
+    a NaN loss and a checkpoint of NaN weights."""
+    overrides = ["model=mlp", "model.optimizer.lr=1e8", "trainer.max_epochs=2",
+                 "trainer.limit_train_batches=20", "callbacks.finite_loss.check_every_n_steps=1000",
+                 *QUIET]  # fmt: skip
+    with pytest.raises(NonFiniteLossError, match="became nan"):
+        train(compose_config(tmp_path, overrides))
+    assert not list(tmp_path.glob("checkpoints/*.ckpt"))
 
 
 @pytest.mark.parametrize(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import statistics
 import struct
 from pathlib import Path
 
 import pytest
 
 from dl101.course import figures
+from dl101.evaluate import evaluate
 from dl101.runs import Run
-from tests.helpers import run_module, scalars
+from tests.helpers import compose_config, run_module, scalars
+from tests.test_data import TEST_COUNTS
 
 
 def final_scalars(run_dir: Path) -> dict[str, float]:
@@ -59,8 +62,17 @@ def test_report_has_one_row_per_job_with_its_hparams_and_logged_values(lr_sweep)
 
 
 def test_confusion_matrix_of_a_real_checkpoint(lr_sweep, tmp_path):
+    """Its counts cover the 10,000 test digits, true digits down the rows (each row sums to
+    that digit's count in the test set), and their trace is the checkpoint's test accuracy."""
     checkpoint = next((lr_sweep / "lr=0.001" / "checkpoints").glob("epoch*.ckpt"))
-    assert_sane_png(figures.confusion_matrix(checkpoint, "test", tmp_path / "confusion.png"))
+    counts = figures.confusion_counts(checkpoint)
+    assert counts.sum() == 10_000
+    assert counts.sum(1).tolist() == TEST_COUNTS
+    override = f'ckpt_path="{checkpoint}"'  # quoted: the job's folder name has = and ,
+    eval_cfg = compose_config(tmp_path / "eval", [override], config_name="eval")
+    test_acc = evaluate(eval_cfg)["test/acc"]
+    assert counts.diag().sum().item() / 10_000 == pytest.approx(test_acc, abs=1e-6)
+    assert_sane_png(figures.save(figures.confusion_matrix(counts, "test"), tmp_path / "c.png"))
 
 
 def synthetic_run(name: str, config: dict, events: dict) -> Run:
@@ -86,12 +98,35 @@ def test_every_curve_figure_is_a_sane_png(tmp_path):
     ppl = [(s, 80 / (1 + s / 10)) for s in steps]
     lm = [synthetic_run("lm", {}, {"train/ppl": ppl, "val/ppl": ppl[::2]})]
     drawn = [
-        figures.logreg_curves(logreg, {500: 0.67}, tmp_path / "a.png"),
-        figures.regularization_curves(regularization, tmp_path / "b.png"),
-        figures.regularization_bars(regularization, {"baseline": 0.5246}, tmp_path / "c.png"),
-        figures.gradient_norms(stability, tmp_path / "d.png"),
-        figures.rnn_curves(rnn, [0.906, 0.938], tmp_path / "e.png"),
-        figures.perplexity_curves(lm, 80, tmp_path / "f.png"),
+        figures.logreg_curves(logreg, {500: 0.67}),
+        figures.regularization_curves(regularization),
+        figures.regularization_bars(regularization, {"baseline": 0.5246}),
+        figures.gradient_norms(stability),
+        figures.rnn_curves(rnn, [0.906, 0.938]),
+        figures.perplexity_curves(lm, 80),
     ]
-    for path in drawn:
-        assert_sane_png(path)
+    for index, figure in enumerate(drawn):
+        assert_sane_png(figures.save(figure, tmp_path / f"{index}.png"))
+    # What is plotted is what the runs logged: seed means, per step
+    loss_ax, acc_ax = drawn[0].axes
+    assert plotted(loss_ax, 0) == means(logreg, "train/loss")
+    assert plotted(acc_ax, 0) == means(logreg, "test_curve/acc")
+    assert plotted(acc_ax, 1) == ([500], [0.67])  # the course's points
+    baseline_ax = drawn[1].axes[0]
+    baseline = [run for run in regularization if run.lookup("regularization_name") == "baseline"]
+    assert plotted(baseline_ax, 0) == means(baseline, "train_eval/acc")
+    assert plotted(baseline_ax, 1) == means(baseline, "val/acc")
+    heights = [bar.get_height() for bar in drawn[2].axes[0].patches]
+    assert heights == pytest.approx([0.515, 0.515])  # final val/acc, mean of 2 seeds
+    norms = [line.get_ydata().tolist() for line in drawn[3].axes[0].lines]
+    assert norms == [[0.3**i for i in range(1, 10)], [1.1**i for i in range(1, 10)]]
+
+
+def plotted(ax, line: int) -> tuple[list, list]:
+    return list(ax.lines[line].get_xdata()), list(ax.lines[line].get_ydata())
+
+
+def means(runs: list[Run], tag: str) -> tuple[list, list]:
+    """Step by step mean over the runs, computed here, not by dl101."""
+    steps = [step for step, _ in runs[0].events[tag]]
+    return steps, [statistics.mean(dict(run.events[tag])[s] for run in runs) for s in steps]

@@ -82,9 +82,35 @@ def test_tf1_init_is_one_glorot_kernel_over_x_and_h_with_zero_biases():
     assert torch.count_nonzero(model.dense.bias) == 0
 
 
+@pytest.mark.parametrize("cell", ["scratch", "rnn", "lstm"])
+def test_the_classifier_reads_an_image_row_by_row(cell):
+    """On an image that is not symmetric, the model's logits equal a library cell run by hand
+    over the rows as time steps (a model reading columns would differ)."""
+    torch.manual_seed(0)
+    model = classifier(cell=cell, hidden_size=12)
+    image = torch.rand(2, 1, 28, 28)
+    assert not torch.allclose(image, image.transpose(2, 3))
+    library = (nn.LSTM if cell == "lstm" else nn.RNN)(28, 12, batch_first=True)
+    if cell == "scratch":  # the same weights in nn.RNN's layout
+        rnn = model.rnn
+        weights = {"weight_ih_l0": rnn.W_xh[0].T, "weight_hh_l0": rnn.W_hh[0].T,
+                   "bias_ih_l0": rnn.b_h[0], "bias_hh_l0": torch.zeros(12)}  # fmt: skip
+        library.load_state_dict(weights)
+    else:
+        library.load_state_dict(model.rnn.state_dict())
+    h = torch.zeros(1, 2, 12)
+    state = (h, torch.zeros(1, 2, 12)) if cell == "lstm" else h
+    for row in range(28):  # time step t reads row t: 28 pixels, left to right
+        _, state = library(image[:, :, row], state)
+    last = state[0] if cell == "lstm" else state
+    expected = model.dense(last[-1])
+    assert torch.allclose(model(image), expected, atol=1e-5)
+
+
 def test_course_rnn_trains_and_draws_its_prediction_grid(mnist_dir, tmp_path):
     cfg = compose_config(tmp_path, ["experiment=course_rnn", "debug=limit", *QUIET])
     assert instantiate(cfg.model).rnn.__class__ is ScratchRNN
     metrics = train(cfg)
-    assert metrics["test/acc"] > 0.1
+    # 10 batches reach about 0.44; always answering the most frequent digit scores 0.114
+    assert metrics["test/acc"] > 0.3
     assert (tmp_path / "figures" / "test_predictions.png").is_file()

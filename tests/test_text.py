@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from functools import partial
+from unittest.mock import patch
 
 import pytest
+import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from torchmetrics.text import Perplexity
 
+from dl101.data import model_args
 from dl101.data.corpora import shakespeare_plays, strip_markdown
 from dl101.data.text import RandomWindows, SequentialStreams, TextDataModule, Vocab, tokenize
-from dl101.inference import generate
+from dl101.inference import generate, load_for_prediction
 from dl101.models import RNNLanguageModel
 from dl101.training import train
-from tests.helpers import QUIET, compose_config
+from tests.helpers import QUIET, compose_config, run_module
 
 PLAY = """# The Comedy of Errors
 
@@ -116,18 +119,6 @@ def test_sequential_streams_continue_across_batches():
     assert len(set(covered.tolist())) == len(covered) == 4 * (999 // 4)  # no overlap, no gap
 
 
-def test_perplexity_of_uniform_is_vocab_size_and_of_perfect_is_one():
-    vocab_size, targets = 37, torch.randint(0, 37, (4, 50))
-    uniform = Perplexity()(torch.zeros(4, 50, vocab_size), targets)
-    assert uniform.item() == pytest.approx(vocab_size, rel=1e-5)
-    perfect_logits = torch.full((4, 50, vocab_size), -1e4).scatter(2, targets.unsqueeze(2), 1e4)
-    assert Perplexity()(perfect_logits, targets).item() == pytest.approx(1.0)
-    # = exp(mean cross-entropy), the definition the course gives
-    logits = torch.randn(4, 50, vocab_size)
-    ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
-    assert Perplexity()(logits, targets).item() == pytest.approx(ce.exp().item(), rel=1e-5)
-
-
 @pytest.mark.parametrize("cell", ["scratch", "rnn", "gru", "lstm"])
 def test_sampling_returns_the_asked_length_from_the_vocabulary(cell):
     vocab = Vocab(list("abcdefgh "))
@@ -141,13 +132,97 @@ def test_sampling_returns_the_asked_length_from_the_vocabulary(cell):
     )
 
 
-def test_char_lm_trains_on_held_out_plays(tmp_path):
-    overrides = ["experiment=char_lm", "trainer.max_steps=30", "trainer.val_check_interval=15",
-                 "trainer.limit_val_batches=3", "trainer.limit_test_batches=3",
-                 "model.hidden_size=32", "callbacks.text_sample.length=20", *QUIET]  # fmt: skip
-    metrics = train(compose_config(tmp_path, overrides))
-    # A uniform guess over the ~80 characters scores ~80; 30 steps already do much better.
-    assert 1 < metrics["val/ppl"] < 40 and 1 < metrics["test/ppl"] < 40
-    accumulator = EventAccumulator(str(tmp_path))
+LM_BUDGET = ["experiment=char_lm", "trainer.max_steps=120", "trainer.val_check_interval=60",
+             "trainer.limit_val_batches=3", "trainer.limit_test_batches=3", "model.hidden_size=64",
+             "callbacks.text_sample.length=20", *QUIET]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def char_lm(tmp_path_factory):
+    """char_lm on a small budget (120 steps, 64 units): its folder and final metrics."""
+    run_dir = tmp_path_factory.mktemp("char_lm")
+    return run_dir, train(compose_config(run_dir, LM_BUDGET))
+
+
+def unigram_perplexity(datamodule: TextDataModule, batches: int) -> float:
+    """A model blind to its input: each character's training frequency, scored on the same
+    validation batches the run is scored on."""
+    counts = torch.bincount(datamodule.splits["train"], minlength=len(datamodule.vocab)) + 1.0
+    log_p = (counts / counts.sum()).log()
+    targets = torch.cat([y.flatten() for _, y in list(datamodule.val_dataloader())[:batches]])
+    return (-log_p[targets].mean()).exp().item()
+
+
+def test_char_lm_reads_its_input_on_held_out_plays(char_lm):
+    run_dir, metrics = char_lm
+    datamodule = instantiate(compose_config(run_dir / "probe", LM_BUDGET).data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    blind = unigram_perplexity(datamodule, batches=3)
+    assert 20 < blind < 40  # about 28: what character frequencies alone give
+    assert metrics["val/ppl"] < 0.6 * blind and metrics["test/ppl"] < 0.6 * blind
+    accumulator = EventAccumulator(str(run_dir))
     accumulator.Reload()
     assert "sample/text_summary" in accumulator.Tags()["tensors"]
+
+
+def test_checkpoint_restores_the_vocabulary_and_sample_continues_a_prompt(char_lm):
+    run_dir, _ = char_lm
+    checkpoint = run_dir / "checkpoints" / "last.ckpt"
+    model, datamodule = load_for_prediction(str(checkpoint))
+    trained = instantiate(compose_config(run_dir / "probe2", LM_BUDGET).data)
+    trained.prepare_data()
+    trained.setup("fit")
+    assert datamodule.vocab.itos == trained.vocab.itos  # from the checkpoint, not rebuilt
+    printed = run_module(
+        "dl101.sample", f"ckpt_path={checkpoint}", "prompt=It is", "length=40", "temperature=0"
+    ).stdout.strip()
+    expected = generate(model, datamodule.vocab, "char", "It is", 40, temperature=0)
+    assert printed == expected and len(printed) == len("It is") + 40
+
+
+def test_a_language_model_with_zero_weights_scores_the_vocabulary_size(tmp_path):
+    """dl101's own validation step: a model whose logits are all equal (a uniform guess) has
+    perplexity exactly the vocabulary size."""
+    cfg = compose_config(tmp_path, [*LM_BUDGET, "trainer.limit_val_batches=2"])
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model = instantiate(cfg.model, **model_args(datamodule))
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.zero_()
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, limit_val_batches=2)
+    (metrics,) = trainer.validate(model, datamodule=datamodule, verbose=False)
+    assert metrics["val/ppl"] == pytest.approx(len(datamodule.vocab), rel=1e-5)
+
+
+class FakeTrainer:
+    """What the language model's steps read of a trainer: sequential data, no logging steps."""
+
+    datamodule = type("Data", (), {"sequential": True})()
+    log_every_n_steps, fast_dev_run, global_step = 0, False, 0
+
+
+def test_the_state_is_carried_across_batches_and_kept_around_validation():
+    torch.manual_seed(0)
+    model = RNNLanguageModel(11, cell="gru", hidden_size=8, optimizer=partial(torch.optim.SGD))
+    model.log = lambda *args, **kwargs: None
+    streams = SequentialStreams(torch.randint(0, 11, (400,)), seq_len=5, batch_size=3)
+    with patch.object(RNNLanguageModel, "trainer", FakeTrainer()):
+        model.training_step(streams[0], 0)
+        after_first = model.state.clone()
+        carried = model.training_step(streams[1], 1)
+        x, y = streams[1]
+        logits, _ = model(x, after_first)
+        expected = torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten())
+        assert carried.item() == pytest.approx(expected.item())  # read on from batch 1's state
+        fresh, _ = model(x)
+        fresh_loss = torch.nn.functional.cross_entropy(fresh.flatten(0, 1), y.flatten())
+        assert carried.item() != pytest.approx(fresh_loss.item())
+        training_state = model.state.clone()
+        model.on_validation_epoch_start()
+        assert model.state is None  # validation reads the held-out text from its start
+        model.validation_step(streams[2], 0)
+        model.on_validation_epoch_end()
+        assert torch.equal(model.state, training_state)  # training picks up where it was

@@ -18,7 +18,7 @@ def main(cfg: DictConfig) -> None:
 
     from dl101.inference import generate, load_for_prediction
 
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed, verbose=False)
     model, datamodule = load_for_prediction(cfg.ckpt_path)
     text = generate(
         model, datamodule.vocab, datamodule.level, cfg.prompt, cfg.length, cfg.temperature

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import statistics
 from pathlib import Path
 
@@ -184,6 +185,14 @@ def write_report(path: Path, title: str, header: list[str], rows: list[list[str]
     return table
 
 
+def override(key: str, value: str) -> str:
+    """`key=value` as typed in a shell: quoted for Hydra (and the shell) where the value holds
+    characters of Hydra's override grammar, such as a sweep job's `lr=0.01,seed=1` folder."""
+    if re.fullmatch(r"[\w./+-]*", value):
+        return f"{key}={value}"
+    return f"'{key}=\"{value}\"'"
+
+
 def print_summary(metrics: dict[str, float], output_dir: str) -> None:
     """A finished run's final metrics, where its outputs are, and how to look at them."""
     table = Table(title="Final metrics")
@@ -194,4 +203,6 @@ def print_summary(metrics: dict[str, float], output_dir: str) -> None:
     console = Console()
     console.print(table)
     console.print(f"Logs and checkpoints: [bold]{output_dir}[/]")
+    last = override("ckpt_path", f"{output_dir}/checkpoints/last.ckpt")
+    console.print(f"Test it again: python -m dl101.evaluate {last}", markup=False, soft_wrap=True)
     console.print("Open TensorBoard: [bold]make tensorboard[/]  (or: tensorboard --logdir logs)")

@@ -51,7 +51,7 @@ def no_best_reason(trainer: pl.Trainer) -> str:
     if checkpoint is None:
         return "no ModelCheckpoint: callbacks.model_checkpoint is off"
     if checkpoint.save_top_k == 0:
-        return "callbacks.model_checkpoint.save_top_k=0 keeps only last.ckpt"
+        return "callbacks.model_checkpoint.save_top_k=0: only last.ckpt is kept"
     if not trainer.enable_validation:
         return "no validation: limit_val_batches=0 or no validation data"
     return f"{checkpoint.monitor} was never logged"

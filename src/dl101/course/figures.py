@@ -1,6 +1,7 @@
 """The course's figures, drawn with matplotlib from runs' TensorBoard scalars and checkpoints.
 
-Each function takes the runs of one experiment (`dl101.runs.Run`) and writes one PNG.
+Each function takes the runs of one experiment (`dl101.runs.Run`) and returns one Figure, whose
+plotted data tests can read back; `save` writes it as a PNG.
 Figures are built as `matplotlib.figure.Figure` objects: no pyplot state, no display needed.
 """
 
@@ -47,7 +48,7 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("s" if n != 1 else "")
 
 
-def logreg_curves(runs: list[Run], course_acc: dict[int, float], path: Path) -> Path:
+def logreg_curves(runs: list[Run], course_acc: dict[int, float]) -> Figure:
     """Course II C: training loss against iterations, test accuracy every 500 iterations."""
     figure = Figure(figsize=(10, 3.8))
     loss_ax, acc_ax = figure.subplots(1, 2)
@@ -59,10 +60,10 @@ def logreg_curves(runs: list[Run], course_acc: dict[int, float], path: Path) -> 
     for ax in (loss_ax, acc_ax):
         ax.grid(alpha=0.3)
         ax.legend()
-    return save(figure, path)
+    return figure
 
 
-def regularization_curves(runs: list[Run], path: Path) -> Path:
+def regularization_curves(runs: list[Run]) -> Figure:
     """Course III F: training (eval mode) and validation accuracy against iterations."""
     groups = group_runs(runs, ["regularization_name"])
     figure = Figure(figsize=(4 * len(groups), 3.6))
@@ -74,7 +75,7 @@ def regularization_curves(runs: list[Run], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy")
     axes[0].legend()
-    return save(figure, path)
+    return figure
 
 
 def group_bars(
@@ -104,16 +105,16 @@ def group_bars(
     return figure
 
 
-def regularization_bars(runs: list[Run], course_val: dict[str, float], path: Path) -> Path:
+def regularization_bars(runs: list[Run], course_val: dict[str, float]) -> Figure:
     """Course III: final validation accuracy per remedy, mean ± std over seeds, beside the
     course's single runs."""
     groups = group_runs(runs, ["regularization_name"])
     finals = {name: [run.final("val/acc") for run in members] for name, members in groups.items()}
     title = "Regularization on 20 training images"
-    return save(group_bars(finals, "validation accuracy", course_val, title), path)
+    return group_bars(finals, "validation accuracy", course_val, title)
 
 
-def gradient_norms(runs: list[Run], path: Path) -> Path:
+def gradient_norms(runs: list[Run]) -> Figure:
     """Course III D: each layer's weight-gradient norm at initialization, per activation and
     initialization (log scale): vanishing falls to the left, exploding rises."""
     figure = Figure(figsize=(7.5, 4.2))
@@ -128,7 +129,7 @@ def gradient_norms(runs: list[Run], path: Path) -> Path:
            title="Gradient flow through 8 hidden layers")  # fmt: skip
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, ncol=2)
-    return save(figure, path)
+    return figure
 
 
 def plot_per_epoch(ax, runs: list[Run], tag: str, label: str) -> None:
@@ -141,7 +142,7 @@ def plot_per_epoch(ax, runs: list[Run], tag: str, label: str) -> None:
     ax.plot(range(1, epochs + 1), means, marker="o", label=label)
 
 
-def rnn_curves(runs: list[Run], course_train_acc: list[float], path: Path) -> Path:
+def rnn_curves(runs: list[Run], course_train_acc: list[float]) -> Figure:
     """Course V: training and validation accuracy per epoch; the course's training accuracy."""
     figure = Figure(figsize=(6.5, 3.8))
     ax = figure.subplots()
@@ -153,10 +154,10 @@ def rnn_curves(runs: list[Run], course_train_acc: list[float], path: Path) -> Pa
     ax.set(xlabel="epoch", ylabel="accuracy", title=f"RNN on MNIST rows ({seeds})")
     ax.grid(alpha=0.3)
     ax.legend()
-    return save(figure, path)
+    return figure
 
 
-def perplexity_curves(runs: list[Run], vocab_size: int | None, path: Path) -> Path:
+def perplexity_curves(runs: list[Run], vocab_size: int | None) -> Figure:
     """Course V C: training and validation perplexity against steps (log scale)."""
     figure = Figure(figsize=(6.5, 3.8))
     ax = figure.subplots()
@@ -169,10 +170,10 @@ def perplexity_curves(runs: list[Run], vocab_size: int | None, path: Path) -> Pa
     ax.set(xlabel="step", ylabel="perplexity", title="Character-level language model")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
-    return save(figure, path)
+    return figure
 
 
-def image_panel(images: dict[str, Path], title: str, path: Path) -> Path:
+def image_panel(images: dict[str, Path], title: str) -> Figure:
     """Saved images (such as a run's feature-map grids) side by side, one titled panel each."""
     figure = Figure(figsize=(3.2 * len(images), 3.6))
     axes = figure.subplots(1, len(images), squeeze=False)[0]
@@ -181,19 +182,23 @@ def image_panel(images: dict[str, Path], title: str, path: Path) -> Path:
         ax.set_title(caption, fontsize=10)
         ax.axis("off")
     figure.suptitle(title)
-    return save(figure, path)
+    return figure
 
 
 @torch.no_grad()
-def confusion_matrix(ckpt_path: Path, title: str, path: Path) -> Path:
-    """Counts of (true, predicted) digits on the official test set for a checkpoint."""
+def confusion_counts(ckpt_path: Path) -> torch.Tensor:
+    """(10, 10) counts of (true row, predicted column) over the official test set."""
     model, datamodule = load_for_prediction(str(ckpt_path))
     datamodule.setup("test")
     model.eval()
     matrix = MulticlassConfusionMatrix(num_classes=10)
     for x, y in datamodule.test_dataloader():
         matrix.update(model(x).argmax(1), y)
-    counts = matrix.compute()
+    return matrix.compute()
+
+
+def confusion_matrix(counts: torch.Tensor, title: str) -> Figure:
+    """The counts drawn as the course draws them: true digits down, predictions across."""
     accuracy = counts.diag().sum().item() / counts.sum().item()
     figure = Figure(figsize=(6, 5.4))
     ax = figure.subplots()
@@ -207,4 +212,4 @@ def confusion_matrix(ckpt_path: Path, title: str, path: Path) -> Path:
     ax.set(xticks=range(10), yticks=range(10), xlabel="predicted", ylabel="true")
     ax.set_title(f"{title}\ntest accuracy {accuracy:.4f} (10,000 test digits)", fontsize=10)
     figure.colorbar(image, ax=ax, label="log(1 + count)")
-    return save(figure, path)
+    return figure

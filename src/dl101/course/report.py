@@ -13,6 +13,7 @@ import torch
 
 from dl101.checkpoints import load_checkpoint
 from dl101.course import figures
+from dl101.course.figures import save
 from dl101.runs import Run, find_runs
 from dl101.summary import group_rows, grouping, markdown_table, mean_std
 
@@ -101,42 +102,43 @@ def draw_figures(experiments: dict, runs: dict[str, list[Run]], out: Path) -> di
     drawn: dict[str, Path] = {}
     if runs.get("logreg"):
         acc = course_numbers(experiments["logreg"], "test_curve/acc", lambda r: r["at"]["step"])
-        drawn["logreg"] = figures.logreg_curves(runs["logreg"], acc, out / "logreg_curves.png")
+        drawn["logreg"] = save(
+            figures.logreg_curves(runs["logreg"], acc), out / "logreg_curves.png"
+        )
     if runs.get("regularization"):
         course = course_numbers(
             experiments["regularization"], "val/acc", lambda r: r["where"]["regularization_name"]
         )
         reg = runs["regularization"]
-        drawn["regularization_curves"] = figures.regularization_curves(
-            reg, out / "regularization_curves.png"
-        )
-        drawn["regularization"] = figures.regularization_bars(
-            reg, course, out / "regularization.png"
-        )
+        curves = figures.regularization_curves(reg)
+        drawn["regularization_curves"] = save(curves, out / "regularization_curves.png")
+        bars = figures.regularization_bars(reg, course)
+        drawn["regularization"] = save(bars, out / "regularization.png")
     if runs.get("stability"):
-        drawn["stability"] = figures.gradient_norms(runs["stability"], out / "gradient_norms.png")
+        norms = figures.gradient_norms(runs["stability"])
+        drawn["stability"] = save(norms, out / "gradient_norms.png")
     if runs.get("cnn"):
         maps = runs["cnn"][0].path / "figures"
         panels = {caption: maps / f"{stem}.png" for caption, stem in CNN_PANELS.items()}
         if all(png.is_file() for png in panels.values()):
             title = "CNN filters, and feature maps of the first digit"
-            drawn["cnn"] = figures.image_panel(panels, title, out / "cnn_feature_maps.png")
+            drawn["cnn"] = save(figures.image_panel(panels, title), out / "cnn_feature_maps.png")
     if runs.get("rnn"):
         epochs = course_numbers(experiments["rnn"], "train/acc", lambda r: r["at"]["epoch"])
         train_acc = [epochs[e] for e in sorted(epochs)]
-        drawn["rnn"] = figures.rnn_curves(runs["rnn"], train_acc, out / "rnn_curves.png")
+        drawn["rnn"] = save(figures.rnn_curves(runs["rnn"], train_acc), out / "rnn_curves.png")
         grid = runs["rnn"][0].path / "figures" / "test_predictions.png"
         if grid.is_file():
             drawn["rnn predictions"] = Path(shutil.copy(grid, out / "rnn_test_predictions.png"))
     if best := best_mnist_checkpoint(runs):
         checkpoint, name = best
         title = f"The best MNIST model: {experiments[name]['title']}"
-        drawn["confusion"] = figures.confusion_matrix(checkpoint, title, out / "confusion.png")
+        matrix = figures.confusion_matrix(figures.confusion_counts(checkpoint), title)
+        drawn["confusion"] = save(matrix, out / "confusion.png")
     if runs.get("char_lm"):
         lm = runs["char_lm"]
-        drawn["char_lm"] = figures.perplexity_curves(
-            lm, vocab_size(lm[0]), out / "char_lm_perplexity.png"
-        )
+        curves = figures.perplexity_curves(lm, vocab_size(lm[0]))
+        drawn["char_lm"] = save(curves, out / "char_lm_perplexity.png")
     return drawn
 
 
