@@ -116,11 +116,12 @@ def test_diverging_run_stops_at_the_first_non_finite_loss(mnist_dir, tmp_path):
 
 
 def test_a_nan_is_caught_before_validation_saves_a_checkpoint(mnist_dir, tmp_path):
-    """With the periodic check out of reach, only the check before validation stands between
-    a NaN loss and a checkpoint of NaN weights."""
-    overrides = ["model=mlp", "model.optimizer.lr=1e8", "trainer.max_epochs=2",
-                 "trainer.limit_train_batches=20", "callbacks.finite_loss.check_every_n_steps=1000",
-                 *QUIET]  # fmt: skip
+    """With the periodic check out of reach and a validation in the middle of the epoch (where
+    checkpoints are then saved), only the check before validation stands between a NaN loss
+    and a checkpoint of NaN weights."""
+    overrides = ["model=mlp", "model.optimizer.lr=1e8", "trainer.max_epochs=1",
+                 "trainer.limit_train_batches=40", "trainer.val_check_interval=10",
+                 "callbacks.finite_loss.check_every_n_steps=1000", *QUIET]  # fmt: skip
     with pytest.raises(NonFiniteLossError, match="became nan"):
         train(compose_config(tmp_path, overrides))
     assert not list(tmp_path.glob("checkpoints/*.ckpt"))
