@@ -36,7 +36,7 @@ test: $(STAMP) data lint ## lint and run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest
 
 test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser (~35 min)
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow --durations=12
 
 test-full: $(STAMP) data lint ## lint and every test, the slow ones included
 	$(BIN)/python -m pytest -m "slow or not slow"
