@@ -35,7 +35,7 @@ eval: $(STAMP) ## test a checkpoint on the MNIST test set; ARGS="ckpt_path=logs/
 test: $(STAMP) data lint ## lint and run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser (~35 min)
+test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser (~21 min)
 	$(BIN)/python -m pytest -m slow --durations=12
 
 test-full: $(STAMP) data lint ## lint and every test, the slow ones included
