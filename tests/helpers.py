@@ -21,13 +21,14 @@ __all__ = ["QUIET", "HoldAtStep", "compose_config", "kill_at_step", "run_module"
 QUIET = ["~callbacks.progress_bar", "~callbacks.model_summary"]
 
 
-def run_module(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """`python -m <args>` as a user types it, from this checkout; fails the test on an error."""
+def run_module(*args: str, timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """`python -m <args>` as a user types it, from this checkout; fails the test on an error
+    (unless `check=False`: the test looks at the error itself)."""
     env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT), "COLUMNS": "200"}
     result = subprocess.run(
         [sys.executable, "-m", *args], capture_output=True, text=True, env=env, timeout=timeout
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0 or not check, result.stderr[-3000:]
     return result
 
 

@@ -17,10 +17,11 @@ from torchvision.datasets.utils import calculate_md5 as md5
 
 from dl101 import PROJECT_ROOT
 from dl101.callbacks import NonFiniteLossError
+from dl101.checkpoint_names import CheckpointError
 from dl101.checkpoints import AtomicCheckpointIO, load_checkpoint
 from dl101.data.sources import MNIST_MD5, bad_files, raw_dir
 from dl101.training import train
-from tests.helpers import QUIET, compose_config, kill_at_step, run_module
+from tests.helpers import QUIET, compose_config, kill_at_step, run_module, scalars
 
 ENV = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
 # 500 steps an epoch: the kill comes at step 750, in the middle of the second one. Dropout and
@@ -43,27 +44,43 @@ def train_command(*overrides: str) -> list[str]:
     ]
 
 
-def test_killed_run_resumes_to_the_metrics_of_an_uninterrupted_one(mnist_dir, tmp_path):
+def test_killed_run_resumes_in_its_folder_to_the_metrics_of_an_uninterrupted_one(
+    mnist_dir, tmp_path
+):
+    """`ckpt_path=last` as typed: the resumed run writes into the killed run's folder, its
+    TensorBoard curve carries on from the checkpoint (the killed run's later points hidden),
+    and it ends with the metrics of a run never stopped."""
     uninterrupted = train(compose_config(tmp_path / "a", [*RESUMABLE, *QUIET]))
 
-    last = kill_at_step(RESUMABLE, tmp_path / "b", step=750)
+    logs = tmp_path / "logs"
+    killed = logs / "train" / "runs" / "default" / "killed"
+    last = kill_at_step([*RESUMABLE, f"paths.log_dir={logs}"], killed, step=750)
     assert load_checkpoint(str(last))["epoch"] == 0  # only the first epoch was saved
 
-    cfg = compose_config(tmp_path / "c", [*RESUMABLE, f"ckpt_path={last}", *QUIET])
-    resumed = train(cfg)
+    run_module("dl101.train", *RESUMABLE, f"paths.log_dir={logs}", "ckpt_path=last", *QUIET)
+    assert [run.name for run in killed.parent.iterdir() if run.is_dir()] == ["killed"]
+    events = scalars(killed)
     for name in COMPARED:
-        assert resumed[name] == pytest.approx(uninterrupted[name], abs=1e-6), name
+        assert events[name][-1][1] == pytest.approx(uninterrupted[name], abs=1e-6), name
+    steps = [step for step, _ in events["train/loss"]]
+    assert steps == sorted(set(steps)) and steps[-1] == 1499  # one curve, 3 epochs of 500
+    assert len(list((killed / "checkpoints").glob("epoch*.ckpt"))) == 1  # one best, still
 
 
-def test_ckpt_path_last_picks_the_newest_run(mnist_dir, tmp_path):
-    """Two runs under logs/: `last` resumes the newer one (1 epoch of 5 steps), not the older
-    one (2 epochs of 3 steps), as the step count of the resumed run tells."""
-    runs = tmp_path / "logs" / "debug" / "runs" / "default"
+def test_ckpt_path_last_picks_the_newest_run_of_the_experiment(mnist_dir, tmp_path):
+    """Three runs under logs/: `last` resumes the newer one of the default experiment (1 epoch
+    of 5 steps), not the older one (2 epochs of 3 steps) nor another experiment's newest run,
+    as the step count of the resumed run tells."""
+    runs = tmp_path / "logs" / "debug" / "runs"
     older = ["debug=limit", "trainer.max_epochs=2", "trainer.limit_train_batches=3", *QUIET]
-    train(compose_config(runs / "older", older))
-    train(compose_config(runs / "newer", ["debug=limit", "trainer.max_epochs=1", *QUIET]))
+    train(compose_config(runs / "default" / "older", older))
+    train(
+        compose_config(runs / "default" / "newer", ["debug=limit", "trainer.max_epochs=1", *QUIET])
+    )
+    other = ["debug=limit", "experiment_name=other", "trainer.limit_train_batches=2", *QUIET]
+    train(compose_config(runs / "other" / "newest", other))
     past = time.time() - 100  # however fast the machine, the older run's file is the older
-    os.utime(runs / "older" / "checkpoints" / "last.ckpt", (past, past))
+    os.utime(runs / "default" / "older" / "checkpoints" / "last.ckpt", (past, past))
     cfg = compose_config(
         tmp_path / "resumed", ["debug=limit", "ckpt_path=last", "trainer.max_epochs=3", *QUIET]
     )
@@ -133,8 +150,9 @@ def test_a_nan_is_caught_before_validation_saves_a_checkpoint(mnist_dir, tmp_pat
         ("data.batch_size=0", ValueError, "data.batch_size=0"),
         ("data.val_size=60000", ValueError, "data.val_size=60000"),
         ("model.optimizer.lr=-0.1", ValueError, "model.optimizer.lr=-0.1"),
-        ("ckpt_path=missing.ckpt", FileNotFoundError, "ckpt_path=missing.ckpt: no such file"),
-        ("ckpt_path=last", FileNotFoundError, "ckpt_path=last: no last.ckpt"),
+        ("ckpt_path=missing.ckpt", CheckpointError, "ckpt_path=missing.ckpt: no such file"),
+        ("ckpt_path=last", CheckpointError, "ckpt_path=last: no last.ckpt"),
+        ("ckpt_path=best", CheckpointError, "ckpt_path=last: no last.ckpt"),
     ],
 )
 def test_bad_configuration_is_refused_before_training(tmp_path, override, error, message):
@@ -146,11 +164,27 @@ def test_bad_configuration_is_refused_before_training(tmp_path, override, error,
     )
 
 
-def test_a_file_that_is_not_a_checkpoint_is_refused_clearly(tmp_path):
-    fake = tmp_path / "fake.ckpt"
-    fake.write_bytes(b"\x80\x04not a pickle at all")
-    with pytest.raises(ValueError, match="not a readable checkpoint"):
-        train(compose_config(tmp_path, [f"ckpt_path={fake}", *QUIET]))
+@pytest.mark.parametrize(
+    "module", ["dl101.train", "dl101.evaluate", "dl101.predict", "dl101.sample"]
+)
+def test_a_file_that_is_not_a_checkpoint_is_refused_in_one_line(tmp_path, module):
+    """`ckpt_path=/etc/hostname`: the path, what it is not and why, in one line; exit status 1;
+    no traceback, and not torch's advice to load it with weights_only=False."""
+    not_zip = tmp_path / "hostname"
+    not_zip.write_text("myhost\n")
+    plain = tmp_path / "plain.ckpt"
+    torch.save({"weights": torch.zeros(2)}, plain)
+    reasons = {
+        not_zip: "not the zip archive that torch.save writes",
+        plain: "a torch file without a state_dict",
+    }
+    for path, reason in reasons.items():
+        extra = ["input=[1]"] if module == "dl101.predict" else []
+        result = run_module(module, f"ckpt_path={path}", *extra, check=False)
+        output = (result.stdout + result.stderr).strip().splitlines()
+        assert result.returncode == 1 and len(output) == 1, output
+        assert f"ckpt_path={path}: not a dl101/Lightning checkpoint ({reason}" in output[0]
+        assert "weights_only" not in output[0]
 
 
 def test_make_data_repairs_a_corrupted_file(mnist_dir, tmp_path):

@@ -57,7 +57,8 @@ def test_evaluate_reproduces_the_runs_test_accuracy(mnist_dir, tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("ckpt", "message"), [("missing.ckpt", "no such file"), ("not_a.ckpt", "not a readable")]
+    ("ckpt", "message"),
+    [("missing.ckpt", "no such file"), ("not_a.ckpt", "not a dl101/Lightning checkpoint")],
 )
 def test_evaluate_refuses_a_bad_checkpoint_path(tmp_path, ckpt, message):
     (tmp_path / "not_a.ckpt").write_text("hello")

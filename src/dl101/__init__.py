@@ -21,3 +21,13 @@ def _job_name(num, job_overrides, keys_text, sweeper) -> str:
 # Names sweep jobs in conf/hydra/default.yaml; registered wherever dl101 is imported, which every
 # process that composes a job's config (a joblib or submitit worker too) has done first.
 OmegaConf.register_new_resolver("dl101_job_name", _job_name, replace=True)
+
+
+def _run_dir(new_dir, ckpt_path, log_dir, task_name, experiment_name) -> str:
+    from dl101.checkpoint_names import run_dir
+
+    return run_dir(new_dir, ckpt_path, log_dir, task_name, experiment_name)
+
+
+# A single run's folder (conf/hydra/default.yaml): a resumed training continues in its own.
+OmegaConf.register_new_resolver("dl101_run_dir", _run_dir, replace=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import torch
@@ -11,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.plugins import TorchCheckpointIO
 
+from dl101.checkpoint_names import CheckpointError, named_checkpoint
 from dl101.files import write_atomic
 
 
@@ -59,33 +61,34 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         write_atomic(path, buffer.getvalue())
 
 
-def resolve_ckpt_path(ckpt_path: str | None, log_dir: str, task_name: str) -> str | None:
-    """`last` -> the newest `last.ckpt` under logs/<task_name>/; a path -> itself, checked."""
-    if ckpt_path is None:
-        return None
-    if ckpt_path == "last":
-        candidates = list((Path(log_dir) / task_name).glob("**/checkpoints/last.ckpt"))
-        if not candidates:
-            raise FileNotFoundError(
-                f"ckpt_path=last: no last.ckpt under {Path(log_dir) / task_name}; "
-                "give the checkpoint's path instead"
-            )
-        ckpt_path = str(max(candidates, key=lambda p: p.stat().st_mtime))
-    load_checkpoint(ckpt_path)  # a clear error now rather than a traceback inside fit
-    return ckpt_path
+def resolve_ckpt_path(
+    ckpt_path: str | None, log_dir: str, task_name: str, experiment_name: str
+) -> str | None:
+    """`last`/`best` -> that checkpoint of the newest run of `experiment_name` under
+    logs/<task_name>/; a path -> itself. Either is checked now, before anything runs."""
+    path = named_checkpoint(ckpt_path, log_dir, task_name, experiment_name)
+    if path is not None:
+        load_checkpoint(path)
+    return path
 
 
 def load_checkpoint(ckpt_path: str) -> dict:
-    """The checkpoint's contents, or an error saying what is wrong with the path."""
+    """The checkpoint's contents, or a CheckpointError saying in one line what the file is not."""
     path = Path(ckpt_path)
     if not path.is_file():
-        raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such file (give a .ckpt of a run)")
+        raise CheckpointError(f"ckpt_path={ckpt_path}: no such file (give a .ckpt of a run)")
+    refused = f"ckpt_path={ckpt_path}: not a dl101/Lightning checkpoint"
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"{refused} (not the zip archive that torch.save writes)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(f"ckpt_path={ckpt_path}: not a readable checkpoint ({err})") from err
-    if not isinstance(checkpoint, dict) or RunConfigInCheckpoint.key not in checkpoint:
-        raise ValueError(f"ckpt_path={ckpt_path}: not a dl101 checkpoint (it has no run config)")
+    except Exception as err:  # torch's message suggests weights_only=False: unsafe, and no fix
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"{refused} (torch.load failed: {reason[:200]})") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{refused} (a torch file without a state_dict)")
+    if RunConfigInCheckpoint.key not in checkpoint:
+        raise CheckpointError(f"{refused} (a Lightning checkpoint without dl101's run config)")
     return checkpoint
 
 

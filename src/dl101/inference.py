@@ -1,7 +1,10 @@
-"""A trained model put to use: load it from a checkpoint, predict on raw inputs, continue a
-prompt. Shared by `dl101.predict`, `dl101.sample`, the callbacks and the course's figures."""
+"""A trained model put to use: load it from a checkpoint, predict on raw inputs or pictures of
+digits, continue a prompt. Shared by `dl101.predict`, `dl101.sample`, the callbacks and the
+course's figures."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import torch
 from hydra.utils import instantiate
@@ -10,7 +13,9 @@ from rich.table import Table
 
 from dl101.checkpoints import load_checkpoint, restore_datamodule, run_config
 from dl101.data import model_args
+from dl101.data.images import SIZE, mnist_like
 from dl101.data.text import UNK, Vocab, tokenize
+from dl101.errors import InputError
 from dl101.models import Classifier
 
 
@@ -80,6 +85,25 @@ def prediction_table(model, datamodule, rows, targets=None, reference=None) -> T
             gap = reference - outputs[i].item()
             cells.append(f"{gap:+.2f} ({100 * gap / outputs[i].item():+.1f} %)")
         table.add_row(*cells)
+    return table
+
+
+def image_table(model, datamodule, files: list[Path], top: int = 3) -> Table:
+    """One row per picture of a digit: its top classes with their probabilities."""
+    if tuple(datamodule.input_shape) != (1, SIZE, SIZE) or not isinstance(model, Classifier):
+        raise InputError(
+            f"input={files[0]}: this checkpoint's model does not classify 28x28 images (it takes "
+            f"{tuple(datamodule.input_shape)}); give its raw values instead, input=[...]"
+        )
+    pixels = torch.stack([mnist_like(path) for path in files])
+    probabilities = predict(model, datamodule, pixels.flatten(1).tolist())
+    table = Table(title="Predictions")
+    for header in ("image", "predicted", *(f"#{rank}" for rank in range(1, top + 1))):
+        table.add_column(header, justify="right", no_wrap=True)
+    for path, row in zip(files, probabilities, strict=True):
+        values, classes = row.topk(top)
+        ranked = [f"{int(c)}  {p:.3f}" for p, c in zip(values, classes, strict=True)]
+        table.add_row(str(path), str(int(classes[0])), *ranked)
     return table
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import re
 import statistics
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -193,7 +195,18 @@ def override(key: str, value: str) -> str:
     return f"'{key}=\"{value}\"'"
 
 
-def print_summary(metrics: dict[str, float], output_dir: str) -> None:
+def venv_command(program: str) -> str:
+    """`program` as this environment's own, typed so that it works as shown: bare when its venv
+    is active, else its path (relative to the current folder where it lies below it)."""
+    if os.environ.get("VIRTUAL_ENV") == sys.prefix:
+        return program
+    path = Path(sys.executable).parent / program
+    return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
+
+
+def print_summary(
+    metrics: dict[str, float], output_dir: str, checkpoint: str | None = None
+) -> None:
     """A finished run's final metrics, where its outputs are, and how to look at them."""
     table = Table(title="Final metrics")
     table.add_column("metric")
@@ -203,6 +216,8 @@ def print_summary(metrics: dict[str, float], output_dir: str) -> None:
     console = Console()
     console.print(table)
     console.print(f"Logs and checkpoints: [bold]{output_dir}[/]")
-    last = override("ckpt_path", f"{output_dir}/checkpoints/last.ckpt")
-    console.print(f"Test it again: python -m dl101.evaluate {last}", markup=False, soft_wrap=True)
-    console.print("Open TensorBoard: [bold]make tensorboard[/]  (or: tensorboard --logdir logs)")
+    if checkpoint:
+        again = f"{venv_command('python')} -m dl101.evaluate {override('ckpt_path', checkpoint)}"
+        console.print(f"Test it again: {again}", markup=False, soft_wrap=True)
+    board = f"{venv_command('tensorboard')} --logdir {Path(output_dir).parent}"
+    console.print(f"Open TensorBoard: [bold]make tensorboard[/]  (or: {board})", soft_wrap=True)

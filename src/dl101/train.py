@@ -13,6 +13,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from dl101 import CONFIG_DIR
+from dl101.errors import refused_in_one_line
 from dl101.sweep_names import FAILED_MARKER
 
 log = logging.getLogger(__name__)
@@ -22,17 +23,19 @@ log = logging.getLogger(__name__)
 def main(cfg: DictConfig) -> float | None:
     from dl101.training import train  # torch and Lightning: only once a run starts
 
-    try:
-        metrics = train(cfg)
-    except Exception as err:
-        if HydraConfig.get().mode != RunMode.MULTIRUN:
-            raise
-        # In a sweep a failed job is one failed trial (Optuna records NaN as a failure): its
-        # folder says why, the other jobs still run, and the summary lists it.
-        log.exception(f"This sweep job failed: {err}")
-        message = f"{type(err).__name__}: {err}"
-        (Path(HydraConfig.get().runtime.output_dir) / FAILED_MARKER).write_text(message + "\n")
-        return float("nan")
+    if HydraConfig.get().mode != RunMode.MULTIRUN:
+        with refused_in_one_line():  # a bad ckpt_path: one line, not a traceback
+            metrics = train(cfg)
+    else:
+        try:
+            metrics = train(cfg)
+        except Exception as err:
+            # In a sweep a failed job is one failed trial (Optuna records NaN as a failure):
+            # its folder says why, the other jobs still run, and the summary lists it.
+            log.exception(f"This sweep job failed: {err}")
+            message = f"{type(err).__name__}: {err}"
+            (Path(HydraConfig.get().runtime.output_dir) / FAILED_MARKER).write_text(message + "\n")
+            return float("nan")
     # The value a Hydra sweeper optimizes.
     return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -13,7 +14,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from dl101.callbacks import skip_unused_batch_hooks
-from dl101.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint, resolve_ckpt_path
+from dl101.checkpoints import (
+    RNGStateInCheckpoint,
+    RunConfigInCheckpoint,
+    load_checkpoint,
+    resolve_ckpt_path,
+)
 from dl101.data import model_args
 from dl101.hparams import log_hparams
 from dl101.summary import print_summary
@@ -57,9 +63,34 @@ def no_best_reason(trainer: pl.Trainer) -> str:
     return f"{checkpoint.monitor} was never logged"
 
 
+def continue_tensorboard(logger_cfg: DictConfig | None, step: int) -> DictConfig | None:
+    """TensorBoard loggers that hide what the killed run logged after its checkpoint's `step`
+    (SummaryWriter's purge_step): the resumed run's curve carries on without a doubled stretch."""
+    tensorboard = "pytorch_lightning.loggers.TensorBoardLogger"
+    purge = {
+        key: {"purge_step": step + 1}
+        for key, entry in (logger_cfg or {}).items()
+        if entry is not None and entry.get("_target_") == tensorboard
+    }
+    if not purge:
+        return logger_cfg
+    # A plain copy first: struct configs refuse the new key.
+    return OmegaConf.merge(OmegaConf.to_container(logger_cfg, resolve=True), purge)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint on the official test set; return all final metrics."""
     quiet_known_warnings()
+    # A bad ckpt_path is refused before anything runs.
+    ckpt_path = resolve_ckpt_path(
+        cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name, cfg.get("experiment_name")
+    )
+    logger_cfg = cfg.get("logger")
+    run_folder = Path(cfg.paths.output_dir).resolve()
+    if ckpt_path and Path(ckpt_path).resolve().parent.parent == run_folder:
+        # Resumed in its own folder (hydra.run.dir): the checkpoints there are this run's.
+        warnings.filterwarnings("ignore", ".*Checkpoint directory .* exists and is not empty.*")
+        logger_cfg = continue_tensorboard(logger_cfg, load_checkpoint(ckpt_path)["global_step"])
     if cfg.get("seed") is not None:
         pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
@@ -67,7 +98,6 @@ def train(cfg: DictConfig) -> dict[str, float]:
     set_threads(cfg, model, datamodule)
     if cfg.get("compile"):
         model = torch.compile(model)  # Lightning unwraps it and compiles the *_step methods
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name)
     callback_cfg = cfg.get("callbacks")
     if (jobs_side_by_side() or 1) > 1 and (callback_cfg or {}).get("progress_bar"):
         # Jobs side by side share one terminal: their bars would overwrite each other.
@@ -77,7 +107,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         RunConfigInCheckpoint(cfg),
         RNGStateInCheckpoint(),
     ]
-    loggers = instantiate_group(cfg.get("logger"), "logger")
+    loggers = instantiate_group(logger_cfg, "logger")
     trainer: pl.Trainer = instantiate(
         cfg.trainer, callbacks=skip_unused_batch_hooks(callbacks), logger=loggers or False
     )
@@ -85,12 +115,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if cfg.get("test"):
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         if not best:
             log.info(f"No best checkpoint ({no_best_reason(trainer)}): testing the final weights")
         trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
         metrics.update({name: float(value) for name, value in trainer.callback_metrics.items()})
     if trainer.is_global_zero:
-        print_summary(metrics, cfg.paths.output_dir)
+        print_summary(metrics, cfg.paths.output_dir, best or None)
     return metrics
