@@ -170,21 +170,26 @@ def test_bad_configuration_is_refused_before_training(tmp_path, override, error,
 def test_a_file_that_is_not_a_checkpoint_is_refused_in_one_line(tmp_path, module):
     """`ckpt_path=/etc/hostname`: the path, what it is not and why, in one line; exit status 1;
     no traceback, and not torch's advice to load it with weights_only=False."""
-    not_zip = tmp_path / "hostname"
-    not_zip.write_text("myhost\n")
+    hostname = tmp_path / "hostname"
+    hostname.write_text("myhost\n")
+    extra = ["input=[1]"] if module == "dl101.predict" else []
+    result = run_module(module, f"ckpt_path={hostname}", *extra, check=False)
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert result.returncode == 1 and len(output) == 1, output
+    assert output[0] == (
+        f"Error: ckpt_path={hostname}: not a dl101/Lightning checkpoint "
+        "(not the zip archive that torch.save writes)"
+    )
+
+
+def test_a_torch_file_that_is_no_lightning_checkpoint_is_named_so(tmp_path):
     plain = tmp_path / "plain.ckpt"
     torch.save({"weights": torch.zeros(2)}, plain)
-    reasons = {
-        not_zip: "not the zip archive that torch.save writes",
-        plain: "a torch file without a state_dict",
-    }
-    for path, reason in reasons.items():
-        extra = ["input=[1]"] if module == "dl101.predict" else []
-        result = run_module(module, f"ckpt_path={path}", *extra, check=False)
-        output = (result.stdout + result.stderr).strip().splitlines()
-        assert result.returncode == 1 and len(output) == 1, output
-        assert f"ckpt_path={path}: not a dl101/Lightning checkpoint ({reason}" in output[0]
-        assert "weights_only" not in output[0]
+    with pytest.raises(CheckpointError, match="a torch file without a state_dict"):
+        load_checkpoint(str(plain))
+    torch.save({"state_dict": {}, "epoch": 0}, plain)
+    with pytest.raises(CheckpointError, match="without dl101's run config"):
+        load_checkpoint(str(plain))
 
 
 def test_make_data_repairs_a_corrupted_file(mnist_dir, tmp_path):
