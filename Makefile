@@ -8,17 +8,20 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS ?= constraints.txt
 ARGS ?=
 PORT ?= 6006
+# Extras installed with dl101: dev tools, MLflow (logger=mlflow), notebooks (make notebooks).
+EXTRAS ?= dev,mlflow,notebooks
 
 .DEFAULT_GOAL := help
 .PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check screenshots \
-	course clean clean-logs sweep sweep-regularization sweep-stability sweep-cnn report
+	course clean clean-logs sweep sweep-regularization sweep-stability sweep-cnn report \
+	predict sample mlflow notebooks
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(BIN)/python || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV); }
-	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[dev]'
+	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[$(EXTRAS)]'
 	@touch $@
 
 install: $(STAMP) ## create .venv and install dl101 with dev tools (skipped when up to date)
@@ -29,8 +32,14 @@ data: $(STAMP) ## obtain MNIST into data/MNIST/raw, verify MD5s, re-fetch any ba
 train: $(STAMP) ## train (default: softmax regression on MNIST); ARGS="model.optimizer.lr=0.01"
 	$(BIN)/python -m dl101.train $(ARGS)
 
-eval: $(STAMP) ## test a checkpoint on the MNIST test set; ARGS="ckpt_path=logs/.../last.ckpt"
-	$(BIN)/python -m dl101.evaluate $(ARGS)
+eval: $(STAMP) ## test a checkpoint on the MNIST test set: CKPT=best (default), last or a file
+	$(BIN)/python -m dl101.evaluate ckpt_path=$(or $(CKPT),best) $(ARGS)
+
+predict: $(STAMP) ## classify pictures of digits: INPUT=digit.png or a folder (default docs/digits)
+	$(BIN)/python -m dl101.predict ckpt_path=$(or $(CKPT),last) input=$(or $(INPUT),docs/digits) $(ARGS)
+
+sample: $(STAMP) ## continue a prompt with the newest char_lm run: PROMPT="It is raining"
+	$(BIN)/python -m dl101.sample ckpt_path=$(or $(CKPT),last) prompt="$(or $(PROMPT),It is raining)" $(ARGS)
 
 test: $(STAMP) data lint ## lint and run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest
@@ -51,6 +60,12 @@ format: $(STAMP) ## ruff format and fix imports
 
 tensorboard: $(STAMP) ## serve logs/ on http://127.0.0.1:6006 (PORT=... to change)
 	$(BIN)/tensorboard --logdir logs --host 127.0.0.1 --port $(PORT)
+
+mlflow: $(STAMP) ## serve MLflow's UI for the logger=mlflow runs (logs/mlruns) on http://127.0.0.1:5000
+	MLFLOW_ALLOW_FILE_STORE=true $(BIN)/mlflow ui --backend-store-uri logs/mlruns --host 127.0.0.1 --port $(or $(MLFLOW_PORT),5000)
+
+notebooks: $(STAMP) data ## run every notebook in notebooks/ headless, small budgets (outputs in logs/notebooks)
+	$(BIN)/python -m dl101.notebooks $(ARGS)
 
 bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed (~8 min)
 	$(BIN)/python -m dl101.bench --commands $(ARGS)
