@@ -44,7 +44,7 @@ sample: $(STAMP) ## continue a prompt with the newest char_lm run: PROMPT="It is
 test: $(STAMP) data lint ## lint and run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest
 
-test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser (~21 min)
+test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser
 	$(BIN)/python -m pytest -m slow --durations=12
 
 test-full: $(STAMP) data lint ## lint and every test, the slow ones included
@@ -67,10 +67,10 @@ mlflow: $(STAMP) ## serve MLflow's UI for the logger=mlflow runs (logs/mlruns) o
 notebooks: $(STAMP) data ## run every notebook in notebooks/ headless, small budgets (outputs in logs/notebooks)
 	$(BIN)/python -m dl101.notebooks $(ARGS)
 
-bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed (~8 min)
+bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed
 	$(BIN)/python -m dl101.bench --commands $(ARGS)
 
-course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (~30 min; FAST=1: a few)
+course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (FAST=1: reduced budgets)
 	$(BIN)/python -m dl101.course $(if $(FAST),budget=fast) $(ARGS)
 
 screenshots: $(STAMP) data ## the regularization sweep in TensorBoard, as PNGs in docs/ (headless chromium; ARGS=SWEEP_DIR to reuse one)

@@ -99,7 +99,7 @@ def image_table(model, datamodule, files: list[Path], top: int = 3) -> Table:
     probabilities = predict(model, datamodule, pixels.flatten(1).tolist())
     table = Table(title="Predictions")
     for header in ("image", "predicted", *(f"#{rank}" for rank in range(1, top + 1))):
-        table.add_column(header, justify="right", no_wrap=True)
+        table.add_column(header, justify="left" if header == "image" else "right", no_wrap=True)
     for path, row in zip(files, probabilities, strict=True):
         values, classes = row.topk(top)
         ranked = [f"{int(c)}  {p:.3f}" for p, c in zip(values, classes, strict=True)]
