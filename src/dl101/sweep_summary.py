@@ -11,7 +11,14 @@ from pathlib import Path
 from rich.console import Console
 
 from dl101.runs import Run, find_runs, group_runs, mean_curve
-from dl101.summary import COURSE_KEYS, grouping, markdown_table, summary_table, write_report
+from dl101.summary import (
+    COURSE_KEYS,
+    grouping,
+    markdown_table,
+    summary_table,
+    venv_command,
+    write_report,
+)
 from dl101.sweep_names import FAILED_MARKER, name_of
 
 MEAN_DIR, SUMMARY_DIR = "mean", "summary"
@@ -103,5 +110,6 @@ def summarize_sweep(sweep_dir: Path, console: Console | None = None) -> list[Run
             f"[red]failed[/]: {run.path.name}: {run.failed} (see {run.path / FAILED_MARKER})"
         )
     shown = f"{sweep_dir}/{{report.md,report.csv}}" + (f", {MEAN_DIR}/, " if group_by else ", ")
-    console.print(f"Summary: {shown}{SUMMARY_DIR}/ (TensorBoard: tensorboard --logdir {sweep_dir})")
+    board = f"{venv_command('tensorboard')} --logdir {sweep_dir}"
+    console.print(f"Summary: {shown}{SUMMARY_DIR}/ (TensorBoard: {board})", soft_wrap=True)
     return runs

@@ -14,6 +14,7 @@ import torch
 from dl101.checkpoints import load_checkpoint
 from dl101.course import figures
 from dl101.course.figures import save
+from dl101.course.runner import experiment_overrides
 from dl101.runs import Run, find_runs
 from dl101.summary import group_rows, grouping, markdown_table, mean_std
 
@@ -43,9 +44,7 @@ def matching(runs: list[Run], where: dict | None) -> list[Run]:
 
 
 def command(spec: dict) -> str:
-    seeds = f" seed={','.join(map(str, spec['seeds']))}" if spec.get("seeds") else ""
-    extra = "".join(f" {arg}" for arg in spec.get("budget") or [])
-    return f"`python -m dl101.train -m {' '.join(spec['args'])}{seeds}{extra}`"
+    return f"`python -m dl101.train -m {' '.join(experiment_overrides(spec))}`"
 
 
 def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:

@@ -17,11 +17,16 @@ from dl101 import PROJECT_ROOT
 TIMINGS = "timings.json"
 
 
-def train_command(spec: dict, sweep_dir: Path) -> list[str]:
+def experiment_overrides(spec: dict) -> list[str]:
+    """What `python -m dl101.train -m` gets for a course experiment: its args, budget, seeds."""
     seeds = [f"seed={','.join(map(str, spec['seeds']))}"] if spec.get("seeds") else []
+    return [*spec["args"], *(spec.get("budget") or []), *seeds]
+
+
+def train_command(spec: dict, sweep_dir: Path) -> list[str]:
     return [
-        sys.executable, "-m", "dl101.train", "-m", *spec["args"], *spec.get("budget", []),
-        *seeds, f"hydra.sweep.dir={sweep_dir}",
+        sys.executable, "-m", "dl101.train", "-m", *experiment_overrides(spec),
+        f"hydra.sweep.dir={sweep_dir}",
         "callbacks.progress_bar.refresh_rate=0",  # the output goes to a log file
     ]  # fmt: skip
 
