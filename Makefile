@@ -65,7 +65,7 @@ mlflow: $(STAMP) ## serve MLflow's UI for the logger=mlflow runs (logs/mlruns) o
 	MLFLOW_ALLOW_FILE_STORE=true $(BIN)/mlflow ui --backend-store-uri logs/mlruns --host 127.0.0.1 --port $(or $(MLFLOW_PORT),5000)
 
 notebooks: $(STAMP) data ## run every notebook in notebooks/ headless, small budgets (outputs in logs/notebooks)
-	$(BIN)/python -m dl101.notebooks $(ARGS)
+	$(BIN)/python scripts/run_notebooks.py $(ARGS)
 
 bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed
 	$(BIN)/python -m dl101.bench --commands $(ARGS)

@@ -55,4 +55,6 @@ def start_run(
     parsed = OverridesParser.create().parse_overrides(list(overrides))
     task = [o.input_line for o in parsed if not o.is_hydra_override()]  # as Hydra saves them
     OmegaConf.save(task, saved / "overrides.yaml")
+    with open_dict(cfg):
+        del cfg.hydra  # as in a Hydra job: HydraConfig holds it
     return cfg

@@ -29,6 +29,10 @@ class SweepSummary(Callback):
         from dl101.sweep_summary import summarize_sweep  # torch, matplotlib: only now
 
         runs = summarize_sweep(Path(config.hydra.sweep.dir))
-        crashed = [run for run in runs if run.failed and not run.failed.startswith(NON_FINITE)]
-        if crashed:  # a NaN loss is a trial's outcome; anything else fails the command
-            raise SystemExit(f"{len(crashed)} of {len(runs)} sweep jobs failed (listed above)")
+        if failed := crashed(runs):  # a NaN loss is a trial's outcome; anything else fails it
+            raise SystemExit(f"{len(failed)} of {len(runs)} sweep jobs failed (listed above)")
+
+
+def crashed(runs: list) -> list:
+    """The jobs that failed for another reason than a NaN loss."""
+    return [run for run in runs if run.failed and not run.failed.startswith(NON_FINITE)]

@@ -7,6 +7,9 @@ all drawn by the functions `make course` uses."""
 from __future__ import annotations
 
 import itertools
+import logging
+import os
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -18,8 +21,16 @@ from omegaconf import DictConfig, OmegaConf
 from dl101 import CONFIG_DIR
 from dl101.config import start_run
 from dl101.course.runner import experiment_overrides
+from dl101.multirun import crashed
 from dl101.runs import Run, find_runs
 from dl101.sweep_names import job_name, swept_keys
+
+log = logging.getLogger(__name__)
+
+# `%tensorboard` looks for `tensorboard` on PATH, which a kernel started from a venv may lack.
+_BOARD = Path(sys.executable).parent / "tensorboard"
+if _BOARD.is_file():
+    os.environ.setdefault("TENSORBOARD_BINARY", str(_BOARD))
 
 # Jobs run one after another in the kernel (all cores each), with no progress bar redraws in
 # the cell's output.
@@ -32,6 +43,11 @@ def compose_train(overrides: list[str]) -> DictConfig:
     GlobalHydra.instance().clear()
     with initialize_config_dir(CONFIG_DIR, version_base="1.3"):
         return compose("train", overrides=overrides, return_hydra_config=True)
+
+
+def log_dir() -> Path:
+    """Where runs go: logs/ of the checkout, or $DL101_LOG_DIR."""
+    return Path(compose_train([]).paths.log_dir)
 
 
 def course_experiments(full: bool = False) -> dict:
@@ -70,7 +86,7 @@ def run_sweep(overrides: list[str], quiet: bool = True) -> Path:
     logs/train/multiruns/<experiment_name>/<time>/<job>, then the sweep's summary printed and
     written (report.md, mean/ and summary/ runs), as the command line's multirun ends."""
     from dl101.sweep_summary import summarize_sweep  # torch, Lightning: only now
-    from dl101.training import train
+    from dl101.training import mark_failed, train
 
     jobs, keys = sweep_jobs(overrides)
     first = compose_train(jobs[0])
@@ -78,10 +94,17 @@ def run_sweep(overrides: list[str], quiet: bool = True) -> Path:
     sweep_dir /= datetime.now().strftime("%Y-%m-%d_%H-%M-%S_%f")
     summary = quiet and len(jobs) > 1 and (first.get("callbacks") or {}).get("model_summary")
     extra = [*IN_A_CELL, *(["~callbacks.model_summary"] if summary else [])]
+    for name in ("pytorch_lightning", "lightning_fabric"):  # "GPU available: False" and tips
+        logging.getLogger(name).setLevel(logging.WARNING)
     for num, job in enumerate(jobs):
         folder = sweep_dir / job_name(num, job, " ".join(keys), BASIC_SWEEPER)
-        train(start_run([*job, *extra], folder, job_num=num, swept=keys))
-    summarize_sweep(sweep_dir)
+        try:
+            train(start_run([*job, *extra], folder, job_num=num, swept=keys))
+        except Exception as err:  # as in a multirun: the job is listed as failed, others run
+            log.warning(f"Sweep job {folder.name} failed: {err}")
+            mark_failed(folder, err)
+    if failed := crashed(summarize_sweep(sweep_dir)):
+        raise RuntimeError(f"{len(failed)} sweep jobs failed (listed above)")
     return sweep_dir
 
 
@@ -116,7 +139,7 @@ def course_figures(runs: dict[str, list[Run]], full: bool = False) -> list[Path]
     from dl101.course.report import draw_figures  # matplotlib, torch: only now
 
     experiments = course_experiments(full)
-    out = Path(compose_train([]).paths.log_dir) / "notebooks" / "figures"
+    out = log_dir() / "notebooks" / "figures"
     out.mkdir(parents=True, exist_ok=True)
     drawn = draw_figures({name: experiments[name] for name in runs}, runs, out)
     return list(drawn.values())

@@ -5,7 +5,6 @@ shell completion answer at once."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -14,14 +13,13 @@ from omegaconf import DictConfig
 
 from dl101 import CONFIG_DIR
 from dl101.errors import refused_in_one_line
-from dl101.sweep_names import FAILED_MARKER
 
 log = logging.getLogger(__name__)
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from dl101.training import train  # torch and Lightning: only once a run starts
+    from dl101.training import mark_failed, train  # torch and Lightning: once a run starts
 
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         with refused_in_one_line():  # a bad ckpt_path: one line, not a traceback
@@ -33,8 +31,7 @@ def main(cfg: DictConfig) -> float | None:
             # In a sweep a failed job is one failed trial (Optuna records NaN as a failure):
             # its folder says why, the other jobs still run, and the summary lists it.
             log.exception(f"This sweep job failed: {err}")
-            message = f"{type(err).__name__}: {err}"
-            (Path(HydraConfig.get().runtime.output_dir) / FAILED_MARKER).write_text(message + "\n")
+            mark_failed(HydraConfig.get().runtime.output_dir, err)
             return float("nan")
     # The value a Hydra sweeper optimizes.
     return metrics.get(cfg.get("optimized_metric")) if cfg.get("optimized_metric") else None

@@ -23,6 +23,7 @@ from dl101.checkpoints import (
 from dl101.data import model_args
 from dl101.hparams import log_hparams
 from dl101.summary import print_summary
+from dl101.sweep_names import FAILED_MARKER
 from dl101.threads import jobs_side_by_side, set_threads
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,12 @@ def continue_tensorboard(logger_cfg: DictConfig | None, step: int) -> DictConfig
         return logger_cfg
     # A plain copy first: struct configs refuse the new key.
     return OmegaConf.merge(OmegaConf.to_container(logger_cfg, resolve=True), purge)
+
+
+def mark_failed(output_dir: str | Path, err: Exception) -> None:
+    """A failed sweep job's reason, in its folder, where the sweep's summary lists it."""
+    Path(output_dir).mkdir(parents=True, exist_ok=True)  # it may have failed before starting
+    (Path(output_dir) / FAILED_MARKER).write_text(f"{type(err).__name__}: {err}\n")
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
