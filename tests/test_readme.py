@@ -189,3 +189,12 @@ def test_the_experiment_tables_results_and_times_are_their_sources():
     ]
     stated = {OmegaConf.load(f).get("expected") for f in [*sources, Path(CONFIG_DIR, "train.yaml")]}
     assert quoted == {e.result for e in stated if e}  # every source has its row
+
+
+@pytest.mark.parametrize("name", ["regularization", "stability", "cnn"])
+def test_the_sweep_tables_are_the_committed_sweep_reports(name):
+    """`docs/results/<sweep>.md` is what `make sweep-<sweep>` wrote (report.md); the README
+    shows its table unchanged."""
+    report = (PROJECT_ROOT / "docs" / "results" / f"{name}.md").read_text().splitlines()
+    table = "\n".join(line for line in report if line.startswith("|"))
+    assert len(table.splitlines()) >= 6 and f"\n{table}\n" in README.read_text()
