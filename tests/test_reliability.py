@@ -17,7 +17,7 @@ from torchvision.datasets.utils import calculate_md5 as md5
 
 from dl101 import PROJECT_ROOT
 from dl101.callbacks import NonFiniteLossError
-from dl101.checkpoint_names import CheckpointError
+from dl101.checkpoint_names import CheckpointError, named_checkpoint
 from dl101.checkpoints import AtomicCheckpointIO, load_checkpoint
 from dl101.data.sources import MNIST_MD5, bad_files, raw_dir
 from dl101.training import train
@@ -232,3 +232,22 @@ def test_seed_sweep_is_grouped_in_the_report(mnist_dir, tmp_path):
     run_module("dl101.report", str(tmp_path))
     table = (tmp_path / "report.md").read_text()
     assert "| debug=limit | 3 |" in table and "±" in table  # one row: the seeds are grouped
+
+
+def test_ckpt_path_best_reads_which_of_several_kept_checkpoints_is_best(tmp_path):
+    """save_top_k > 1 keeps several: `best` is the one the run's ModelCheckpoint recorded, not
+    the newest or the first by name."""
+    checkpoints = tmp_path / "logs" / "train" / "runs" / "default" / "run" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    for name in (
+        "epoch000-step000010.ckpt",
+        "epoch001-step000020.ckpt",
+        "epoch002-step000030.ckpt",
+    ):
+        torch.save({}, checkpoints / name)
+    state = {"best_model_path": "/elsewhere/epoch001-step000020.ckpt"}  # a moved run
+    torch.save(
+        {"callbacks": {"ModelCheckpoint{'monitor': 'val/acc'}": state}}, checkpoints / "last.ckpt"
+    )
+    found = named_checkpoint("best", str(tmp_path / "logs"), "train", "default")
+    assert found == str(checkpoints / "epoch001-step000020.ckpt")
