@@ -8,11 +8,12 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS ?= constraints.txt
 ARGS ?=
 PORT ?= 6006
-# Extras installed with dl101: dev tools, MLflow (logger=mlflow), notebooks (make notebooks).
-EXTRAS ?= dev,mlflow,notebooks
+# Extras installed with dl101: dev tools, MLflow (logger=mlflow), notebooks (make notebooks),
+# Weights & Biases (logger=wandb).
+EXTRAS ?= dev,mlflow,notebooks,wandb
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check screenshots \
+.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check gpu-bundle mutation screenshots \
 	course clean clean-logs sweep sweep-regularization sweep-stability sweep-cnn report \
 	predict sample mlflow notebooks
 
@@ -41,8 +42,8 @@ predict: $(STAMP) ## classify pictures of digits: INPUT=digit.png or a folder (d
 sample: $(STAMP) ## continue a prompt with the newest char_lm run: PROMPT="It is raining"
 	$(BIN)/python -m dl101.sample ckpt_path=$(or $(CKPT),last) prompt="$(or $(PROMPT),It is raining)" $(ARGS)
 
-test: $(STAMP) data lint ## lint and run the fast test suite (what CI runs)
-	$(BIN)/python -m pytest
+test: $(STAMP) data lint ## lint and run the fast test suite on every core (what CI runs)
+	$(BIN)/python -m pytest -n auto
 
 test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser
 	$(BIN)/python -m pytest -m slow --durations=12
@@ -67,20 +68,32 @@ mlflow: $(STAMP) ## serve MLflow's UI for the logger=mlflow runs (logs/mlruns) o
 notebooks: $(STAMP) data ## run every notebook in notebooks/ headless, small budgets (outputs in logs/notebooks)
 	$(BIN)/python scripts/run_notebooks.py $(ARGS)
 
+mutation: $(STAMP) data ## mutation testing of what decides a user's conclusions (pyproject's [tool.mutmut]; ~11 min, not in CI)
+	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) mutmut
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children $$(nproc) > /dev/null
+	@$(BIN)/mutmut results --all true | awk '{n[$$NF]++} END {k = n["killed"]; s = n["survived"]; \
+		printf "mutation score: %d killed of %d mutants tested (%.1f %%), %d survived, %d not reached by the selected tests\n", \
+		k, k + s, 100 * k / (k + s), s, n["tests"]}'
+	@$(BIN)/mutmut results
+
 bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed
-	$(BIN)/python -m dl101.bench --commands $(ARGS)
+	$(BIN)/python -m benchmarks.bench --commands $(ARGS)
 
 course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (FAST=1: reduced budgets)
 	$(BIN)/python -m dl101.course $(if $(FAST),budget=fast) $(ARGS)
 
 screenshots: $(STAMP) data ## the regularization sweep in TensorBoard, as PNGs in docs/ (headless chromium; ARGS=SWEEP_DIR to reuse one)
-	$(BIN)/python scripts/tensorboard_screenshots.py $(ARGS)
+	$(BIN)/python -m scripts.tensorboard_screenshots $(ARGS)
 
 gpu-check: ## on a CUDA machine: GPU tests, one-epoch runs, bench rows, bf16 (< 5 min; skips without a GPU)
 	bash scripts/gpu_check.sh
 
+gpu-bundle: $(STAMP) data ## for an offline GPU node: the wheels it lacks and MNIST, in .gpu/ (about 10 MiB)
+	$(BIN)/python scripts/gpu_bundle.py
+
 bench-data: $(STAMP) data ## time one MNIST epoch: in-memory batches vs ToTensor DataLoader
-	$(BIN)/python scripts/bench_data.py $(ARGS)
+	$(BIN)/python -m benchmarks.data_loading $(ARGS)
 
 sweep-regularization: $(STAMP) data ## course III: overfit baseline vs weight decay, dropout, augmentation (5 seeds each), table
 	$(BIN)/python -m dl101.train sweep=regularization $(ARGS)
@@ -91,7 +104,7 @@ sweep-stability: $(STAMP) data ## course III: sigmoid vs ReLU x init schemes on 
 sweep-cnn: $(STAMP) data ## course IV: same vs valid padding, stride 2 vs pooling, max vs avg pooling; table
 	$(BIN)/python -m dl101.train sweep=cnn $(ARGS)
 
-sweep: $(STAMP) data ## any sweep preset by name: make sweep NAME=regularization|stability|cnn [ARGS=...]
+sweep: $(STAMP) data ## any sweep preset by name: make sweep NAME=capacity|regularization|stability|cnn [ARGS=...]
 	@test -n "$(NAME)" || { echo "Name the preset: make sweep NAME=$$(ls conf/sweep | sed 's/.yaml//' | paste -sd'|')"; exit 2; }
 	$(BIN)/python -m dl101.train sweep=$(NAME) $(ARGS)
 

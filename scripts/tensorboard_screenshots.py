@@ -2,7 +2,7 @@
 Chromium (Debian's `chromium` package): the seed-mean Scalars chart, Custom Scalars, HPARAMS, and
 the summary's bar chart and table.
 
-    python scripts/tensorboard_screenshots.py [SWEEP_DIR] [--out docs]
+    python -m scripts.tensorboard_screenshots [SWEEP_DIR] [--out docs]
 
 Without SWEEP_DIR it first runs the regularization sweep (`sweep=regularization`, about 30 s).
 """
@@ -15,8 +15,9 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from scripts.board import take_screenshots
+
 from dl101 import PROJECT_ROOT
-from dl101.board import take_screenshots
 
 
 def run_sweep() -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -13,9 +14,12 @@ from pytorch_lightning import Callback
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from dl101 import PROJECT_ROOT
-from dl101.config import compose_config
+from dl101.run.config import compose_config
 
-__all__ = ["QUIET", "HoldAtStep", "compose_config", "kill_at_step", "run_module", "scalars"]
+__all__ = [
+    "QUIET", "HoldAtStep", "NoSpaceFrom", "compose_config", "kill_at_step", "run_module",
+    "scalars", "write_digit_pictures",
+]  # fmt: skip
 
 # Fast settings for in-process runs: no progress bar redraws, no model summary.
 QUIET = ["~callbacks.progress_bar", "~callbacks.model_summary"]
@@ -44,16 +48,30 @@ def scalars(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
 
 
 class HoldAtStep(Callback):
-    """Write `marker` and stop moving when training reaches `step`: a test kills the process
-    there, at a known step, whatever the machine's speed."""
+    """Write `marker` and stop moving when training reaches `step` (in sweep job number `job`
+    only, where given): a test kills or signals the process there, at a known step, whatever the
+    machine's speed. The hold ends when the test deletes the marker, or on SIGTERM. Without a
+    marker (the HOLD_MARKER variable unset) it never holds: a command run again unchanged."""
 
-    def __init__(self, step: int, marker: str):
-        self.step, self.marker = step, Path(marker)
+    def __init__(self, step: int, marker: str | None = None, job: int | None = None):
+        self.step, self.job = step, job
+        marker = marker or os.environ.get("HOLD_MARKER")
+        self.marker = Path(marker) if marker else None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == self.step:
-            self.marker.write_text(str(self.step))
-            time.sleep(3600)
+        if self.marker is None or trainer.global_step != self.step or not self.in_job():
+            return
+        self.marker.write_text(str(self.step))
+        deadline = time.monotonic() + 3600
+        while self.marker.exists() and not trainer.received_sigterm:
+            time.sleep(0.05)
+            if time.monotonic() > deadline:
+                raise TimeoutError("held for an hour: the test never released the run")
+
+    def in_job(self) -> bool:
+        from hydra.core.hydra_config import HydraConfig
+
+        return self.job is None or HydraConfig.get().job.num == self.job
 
 
 def kill_at_step(overrides: list[str], run_dir: Path, step: int, timeout: float = 180) -> Path:
@@ -80,3 +98,38 @@ def kill_at_step(overrides: list[str], run_dir: Path, step: int, timeout: float 
     process.wait()
     assert marker.exists(), f"the run never reached step {step}"
     return Path(run_dir) / "checkpoints" / "last.ckpt"
+
+
+def write_digit_pictures(root: Path, train: bool, per_class: int) -> None:
+    """The first `per_class` MNIST digits of each class as PNG files, a folder per digit: the
+    layout torchvision's ImageFolder reads (`root/7/000.png`)."""
+    from PIL import Image
+
+    from dl101.data.mnist import raw_mnist
+
+    pixels, labels = raw_mnist(PROJECT_ROOT / "data", train=train)
+    counts = dict.fromkeys(range(10), 0)
+    for image, label in zip(pixels, labels.tolist(), strict=True):
+        if counts[label] < per_class:
+            folder = Path(root) / str(label)
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image.numpy()).save(folder / f"{counts[label]:03d}.png")
+            counts[label] += 1
+        if min(counts.values()) == per_class:
+            return
+
+
+class NoSpaceFrom(Callback):
+    """From training step `step` on, every file written the safe way fails as on a full disk
+    (os.fsync raising ENOSPC): a disk that fills up in the middle of a run."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step >= self.step:
+
+            def full(_fd):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+            os.fsync = full

@@ -7,14 +7,13 @@ from functools import partial
 
 import pytest
 import torch
-from hydra.utils import instantiate
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
 from dl101.data.augment import BatchRandomAffine
 from dl101.models import CNN
 from dl101.models.cnn import conv_output_size, resolve_padding
-from dl101.training import train
+from dl101.run.training import build, train
 from tests.helpers import QUIET, compose_config
 
 GRID = [
@@ -72,12 +71,12 @@ def test_a_bad_block_option_is_refused_with_its_key(change, message):
 
 @pytest.mark.parametrize("preset", ["lenet", "cnn"])
 def test_presets_build_and_give_one_logit_per_class(tmp_path, preset):
-    model = instantiate(compose_config(tmp_path, [f"model={preset}"]).model)
+    model, _ = build(compose_config(tmp_path, [f"model={preset}"]))
     assert model(torch.randn(3, 1, 28, 28)).shape == (3, 10)
 
 
 def test_lenet_has_the_literature_shapes(tmp_path):
-    model = instantiate(compose_config(tmp_path, ["model=lenet"]).model)
+    model, _ = build(compose_config(tmp_path, ["model=lenet"]))
     shapes = [shape for _, shape in model.layer_shapes]
     assert shapes == [(1, 28, 28), (6, 28, 28), (6, 14, 14), (16, 10, 10), (16, 5, 5)]
     linears = [(m.in_features, m.out_features) for m in model.head if isinstance(m, nn.Linear)]
@@ -89,7 +88,8 @@ def test_lenet_has_the_literature_shapes(tmp_path):
 )
 def test_sweep_variants_build(tmp_path, variant):
     cfg = compose_config(tmp_path, ["model=cnn", f"+cnn_variant={variant}"])
-    assert instantiate(cfg.model)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    model, _ = build(cfg)
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
 def test_feature_maps_are_written_as_image_summaries(mnist_dir, tmp_path):

@@ -10,7 +10,7 @@ from hydra.utils import instantiate
 
 from dl101 import CONFIG_DIR
 from dl101.data import model_args
-from dl101.training import instantiate_group
+from dl101.run.training import instantiate_group, run_callbacks
 from tests.helpers import compose_config
 
 CONF = Path(CONFIG_DIR)
@@ -34,7 +34,25 @@ def options(group: str) -> list[str]:
 
 CASES = [(group, option) for group in GROUPS for option in options(group)]
 # Options that only make sense with other data than the default MNIST.
-COMPANIONS = {"model=rnn_lm": ["data=text"], "data=text": ["model=rnn_lm"]}
+COMPANIONS = {
+    "model=rnn_lm": ["data=text"],
+    "data=text": ["model=rnn_lm"],
+    "model=linear_regression": ["data=synthetic_regression"],
+    "data=synthetic_regression": ["model=linear_regression"],
+    "data=houses_price": ["model=linear_regression"],
+}
+
+
+def companions(choice: str, tmp_path: Path) -> list[str]:
+    """What a choice needs beside it; for one's own pictures, a small folder of them."""
+    if choice != "data=image_folder":
+        return COMPANIONS.get(choice, [])
+    from PIL import Image
+
+    for name in ("cat", "dog"):
+        (tmp_path / "pictures" / name).mkdir(parents=True)
+        Image.new("RGB", (32, 24)).save(tmp_path / "pictures" / name / "a.png")
+    return [f"data.root={tmp_path / 'pictures'}"]
 
 
 def test_every_group_has_options():
@@ -44,12 +62,12 @@ def test_every_group_has_options():
 @pytest.mark.parametrize(("group", "option"), CASES, ids=[f"{g}={o}" for g, o in CASES])
 def test_config_composes_and_instantiates(tmp_path, group, option):
     choice = f"{group}={option}"
-    cfg = compose_config(tmp_path, [choice, *COMPANIONS.get(choice, [])])
+    cfg = compose_config(tmp_path, [choice, *companions(choice, tmp_path)])
     if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
         pytest.skip("composes; instantiating a GPU trainer needs a GPU")
     datamodule = instantiate(cfg.data)
-    model = instantiate(cfg.model, **model_args(datamodule))
-    callbacks = instantiate_group(cfg.get("callbacks"), "callbacks")
+    model = instantiate(cfg.model, **model_args(datamodule, cfg.model))
+    callbacks = run_callbacks(cfg, model)
     loggers = instantiate_group(cfg.get("logger"), "logger")
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     assert datamodule.batch_size > 0
@@ -71,8 +89,8 @@ def test_unknown_option_lists_the_choices(tmp_path):
 
 
 def test_an_adjustment_without_its_entry_is_refused_clearly(tmp_path):
-    # char_lm adjusts callbacks.model_checkpoint; callbacks=none removes the entry it adjusts.
-    cfg = compose_config(tmp_path, ["experiment=char_lm", "callbacks=none"])
+    # course_softmax_houses adjusts callbacks.model_checkpoint; callbacks=none removes the entry.
+    cfg = compose_config(tmp_path, ["experiment=course_softmax_houses", "callbacks=none"])
     with pytest.raises(ValueError, match=r"callbacks.model_checkpoint has no _target_: it sets "
                        r"\['mode', 'monitor'\].*~callbacks.model_checkpoint"):  # fmt: skip
         instantiate_group(cfg.callbacks, "callbacks")

@@ -11,6 +11,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from dl101 import PROJECT_ROOT
+from dl101.course.sections import SECTIONS, labels
 from tests.test_report import assert_sane_png
 
 
@@ -18,6 +19,15 @@ def course(*args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
     return subprocess.run([sys.executable, "-m", "dl101.course", *args],
                           capture_output=True, text=True, env=env, timeout=900)  # fmt: skip
+
+
+def test_every_experiments_section_label_is_a_section_of_the_course():
+    """ "III B/F" names III B and III F: each a section of the course's table of contents; the
+    sections whose numbers or lessons the course shows with code all have their experiment."""
+    budget = OmegaConf.load(PROJECT_ROOT / "conf" / "budget" / "full.yaml")
+    named = [label for spec in budget.experiments.values() for label in labels(spec.section)]
+    assert set(named) <= set(SECTIONS), sorted(set(named) - set(SECTIONS))
+    assert {"II A", "II B", "II C", "III A", "III E", "III F", "IV E", "V C", "V D"} <= set(named)
 
 
 def test_unknown_experiment_is_refused_with_the_known_ones(tmp_path):

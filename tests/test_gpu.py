@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dl101.checkpoints import load_checkpoint
 from dl101.data import MNISTDataModule
-from dl101.training import train
+from dl101.run.checkpoints import load_checkpoint
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, kill_at_step
 from tests.test_reliability import COMPARED, RESUMABLE
 

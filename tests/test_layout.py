@@ -1,5 +1,6 @@
-"""The direction of dependencies: command-line modules use library modules, never the reverse,
-and reading results needs no training stack."""
+"""The package's wings and the direction of their dependencies: command-line modules use
+library modules, never the reverse; each wing imports only the wings below it; reading results
+needs no training stack."""
 
 from __future__ import annotations
 
@@ -17,8 +18,22 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 # Modules a user runs (`python -m ...`, a console script): thin, and imported by nothing.
 COMMAND_LINE = {
     "dl101.train", "dl101.evaluate", "dl101.predict", "dl101.sample", "dl101.report",
-    "dl101.bench", "dl101.course.__main__", "dl101.data.__main__",
+    "dl101.course.__main__", "dl101.data.__main__",
 }  # fmt: skip
+# What each wing may import besides itself. Base modules (errors, files, internals) are below
+# everything; the package's __init__ registers Hydra resolvers that load run/ and results/.
+BASE = {"dl101.errors", "dl101.files", "dl101.internals"}
+ALLOWED = {
+    "base": {"base"},
+    "results": {"base"},
+    "models": {"base"},
+    "data": {"base"},
+    "run": {"base", "results", "models", "data"},
+    "callbacks": {"base", "results", "models", "data", "run"},
+    "course": {"base", "results", "models", "data", "run", "callbacks"},
+    "notebook": {"base", "results", "models", "data", "run", "callbacks", "course"},
+    "package": {"base", "results", "run"},
+}
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -60,23 +75,67 @@ def test_no_module_imports_a_command_line_module():
     assert command_line_imports(SRC) == []
 
 
+def wing(module: str) -> str:
+    """A module's wing: `dl101.run.training` -> run; base modules; the package itself."""
+    if module in BASE:
+        return "base"
+    if module == "dl101":
+        return "package"
+    return module.split(".")[1]
+
+
+def wrong_way_imports(root: Path) -> list[str]:
+    """`importer -> imported` for each import of a wing that the importer's may not use."""
+    files = {module_name(path, root): path for path in root.glob("dl101/**/*.py")}
+    problems = []
+    for name, path in sorted(files.items()):
+        if name in COMMAND_LINE or wing(name) not in ALLOWED:
+            continue  # command lines use any wing; a top module without a wing is a command
+        allowed = ALLOWED[wing(name)] | {wing(name)}
+        for target in sorted(imported_modules(path, name, set(files))):
+            if target != "dl101" and wing(target) not in allowed:
+                problems.append(f"{name} -> {target}")
+    return problems
+
+
+def test_each_wing_imports_only_the_wings_below_it():
+    assert wrong_way_imports(SRC) == []
+
+
+def test_the_wing_check_finds_an_import_the_wrong_way(tmp_path):
+    package = tmp_path / "dl101"
+    for wing_name in ("results", "run", "models"):
+        (package / wing_name).mkdir(parents=True)
+        (package / wing_name / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "errors.py").write_text("")
+    (package / "run" / "training.py").write_text("from dl101.results import runs\n")
+    (package / "results" / "runs.py").write_text("def f():\n    from dl101.run import training\n")
+    (package / "models" / "mlp.py").write_text("from dl101.errors import InputError\n")
+    assert wrong_way_imports(tmp_path) == [
+        "dl101.results.runs -> dl101.run",
+        "dl101.results.runs -> dl101.run.training",
+    ]
+
+
 def test_the_import_check_finds_a_planted_import(tmp_path):
     """The check itself: a library module that imports a command-line one, directly, from a
     package, relatively or inside a function, is named."""
     package = tmp_path / "dl101"
-    (package / "course").mkdir(parents=True)
-    for name in ("__init__.py", "train.py", "report.py", "course/__init__.py"):
+    for wing in ("course", "run", "results"):
+        (package / wing).mkdir(parents=True)
+        (package / wing / "__init__.py").write_text("")
+    for name in ("__init__.py", "train.py", "report.py", "course/__main__.py"):
         (package / name).write_text("")
-    (package / "course" / "__main__.py").write_text("")
-    (package / "summary.py").write_text("def f():\n    from dl101.report import main\n")
-    (package / "inference.py").write_text("from dl101 import train\n")
+    (package / "results" / "tables.py").write_text("def f():\n    from dl101.report import main\n")
+    (package / "run" / "inference.py").write_text("from dl101 import train\n")
     (package / "course" / "runner.py").write_text("from . import __main__\n")
     (package / "course" / "figures.py").write_text("import dl101.train as t\n")
     assert command_line_imports(tmp_path) == [
         "dl101.course.figures -> dl101.train",
         "dl101.course.runner -> dl101.course.__main__",
-        "dl101.inference -> dl101.train",
-        "dl101.summary -> dl101.report",
+        "dl101.results.tables -> dl101.report",
+        "dl101.run.inference -> dl101.train",
     ]
 
 
@@ -104,7 +163,8 @@ def test_no_config_target_names_a_command_line_module():
     ("module", "absent"),
     [
         ("dl101.report", ("matplotlib", "torchvision", "pytorch_lightning", "dl101.callbacks")),
-        ("dl101.runs", ("torch", "matplotlib", "pytorch_lightning")),
+        ("dl101.results.runs", ("torch", "matplotlib", "pytorch_lightning")),
+        ("dl101.results.sweep_summary", ("torch", "matplotlib", "pytorch_lightning")),
         ("dl101.train", ("torch", "pytorch_lightning", "torchvision")),
     ],
 )

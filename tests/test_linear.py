@@ -12,9 +12,9 @@ from hydra.utils import instantiate
 from torchvision.datasets import MNIST
 
 from dl101.data import TableDataModule
-from dl101.inference import load_for_prediction, predict
 from dl101.models.linear_regression import closed_form_fit, squared_error
-from dl101.training import train
+from dl101.run.inference import load_for_prediction, predict
+from dl101.run.training import build, train
 from tests.helpers import QUIET, compose_config, run_module
 
 
@@ -82,7 +82,7 @@ def test_softmax_regression_with_zero_weights_scores_a_uniform_guess(mnist_dir, 
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    model = instantiate(cfg.model)
+    model, _ = build(cfg)
     with torch.no_grad():
         model.linear.weight.zero_()
         model.linear.bias.zero_()

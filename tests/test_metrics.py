@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from dl101.evaluate import evaluate
 from dl101.models import SoftmaxRegression
-from dl101.training import train
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, scalars
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from dl101.data import MNISTDataModule
 from dl101.models import MLP
 from dl101.models.backprop import forward_backward
-from dl101.training import train
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, scalars
 
 

@@ -12,7 +12,7 @@ from scripts.run_notebooks import NOTEBOOKS, TARGET_SECONDS, execute, stop_tenso
 from dl101.course.report import course_rows
 from dl101.course.runner import experiment_overrides
 from dl101.notebook import course_experiments
-from dl101.runs import find_runs
+from dl101.results.runs import find_runs
 from tests.helpers import run_module
 
 pytestmark = pytest.mark.slow

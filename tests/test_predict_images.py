@@ -11,8 +11,8 @@ from PIL import Image, ImageOps
 from torchvision.datasets import MNIST
 
 from dl101.data.images import mnist_like
-from dl101.inference import load_for_prediction
-from dl101.training import train
+from dl101.run.inference import load_for_prediction
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, run_module
 
 DIGITS = 20  # the first test digits

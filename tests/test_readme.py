@@ -27,6 +27,7 @@ SCRIPTS = {"dl101-train": "dl101.train", "dl101-eval": "dl101.evaluate",
            "dl101-predict": "dl101.predict", "dl101-sample": "dl101.sample",
            "dl101-course": "dl101.course", "dl101-report": "dl101.report"}  # fmt: skip
 FLAGS = {"-m", "--multirun", "--help", "-h", "--info", "--cfg", "job", "all", "-sc"}
+OURS = ("dl101", "benchmarks")  # the modules a README command runs with python -m
 DURATION = re.compile(r"\b\d+(?:\.\d+)? (?:s|min)\b")
 
 
@@ -54,16 +55,19 @@ def filled_in(line: str) -> str:
 
 def commands(text: str) -> list[tuple[list[str], str]]:
     """(argv, trailing comment) of each README line that runs dl101: `python -m dl101...`,
-    a dl101 console script, `make ...`. Several commands in one table cell are split on ` / `."""
+    a dl101 console script, `make ...`. Several commands in one table cell are split on ` / `.
+    Commands on a folder of one's own (`-cd conf`) are run in one by tests/test_own_research."""
     found = []
     for line in code_lines(text):
+        if " -cd conf " in line:
+            continue
         for part in line.split(" / "):
             code, _, comment = part.partition("  #")
             try:
                 argv = shlex.split(filled_in(code), comments=True)
             except ValueError:  # output shown in a block, not a command
                 continue
-            if argv[:2] == ["python", "-m"] and argv[2:3] and argv[2].startswith("dl101"):
+            if argv[:2] == ["python", "-m"] and argv[2:3] and argv[2].startswith(OURS):
                 found.append((argv[2:], comment))
             elif argv and (argv[0] in SCRIPTS or argv[0] == "make"):
                 found.append(
@@ -109,7 +113,9 @@ def dry_run(argv: list[str]) -> list[str]:
         ["make", "-n", *argv[1:]], capture_output=True, text=True, cwd=PROJECT_ROOT
     )
     assert result.returncode == 0, f"{shlex.join(argv)}: {result.stderr.strip()}"
-    return [line for line in result.stdout.splitlines() if " -m dl101." in line]
+    return [
+        line for line in result.stdout.splitlines() if re.search(r" -m (dl101|benchmarks)\.", line)
+    ]
 
 
 def check_command(argv: list[str], comment: str = "") -> None:
@@ -145,7 +151,7 @@ def test_the_readme_says_how_to_put_the_venv_on_path_before_its_first_command():
 def test_the_readme_has_dozens_of_commands():
     modules = {argv[0] for argv, _ in README_COMMANDS}
     assert len(README_COMMANDS) >= 40
-    assert {"make", *HYDRA_MODULES, "dl101.report", "dl101.bench"} <= modules
+    assert {"make", *HYDRA_MODULES, "dl101.report", "benchmarks.bench"} <= modules
 
 
 @pytest.mark.parametrize(
@@ -191,7 +197,7 @@ def test_the_experiment_tables_results_and_times_are_their_sources():
     assert quoted == {e.result for e in stated if e}  # every source has its row
 
 
-@pytest.mark.parametrize("name", ["regularization", "stability", "cnn"])
+@pytest.mark.parametrize("name", ["capacity", "regularization", "stability", "cnn"])
 def test_the_sweep_tables_are_the_committed_sweep_reports(name):
     """`docs/results/<sweep>.md` is what `make sweep-<sweep>` wrote (report.md); the README
     shows its table unchanged."""

@@ -17,10 +17,10 @@ from torchvision.datasets.utils import calculate_md5 as md5
 
 from dl101 import PROJECT_ROOT
 from dl101.callbacks import NonFiniteLossError
-from dl101.checkpoint_names import CheckpointError, named_checkpoint
-from dl101.checkpoints import AtomicCheckpointIO, load_checkpoint
 from dl101.data.sources import MNIST_MD5, bad_files, raw_dir
-from dl101.training import train
+from dl101.run.checkpoints import AtomicCheckpointIO, load_checkpoint
+from dl101.run.ckpt_path import CheckpointError, named_checkpoint
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, kill_at_step, run_module, scalars
 
 ENV = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}

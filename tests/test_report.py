@@ -11,7 +11,7 @@ import pytest
 
 from dl101.course import figures
 from dl101.evaluate import evaluate
-from dl101.runs import Run
+from dl101.results.runs import Run
 from tests.helpers import compose_config, run_module, scalars
 from tests.test_data import TEST_COUNTS
 

@@ -6,13 +6,12 @@ from functools import partial
 
 import pytest
 import torch
-from hydra.utils import instantiate
 from torch import nn
 
 from dl101.models import RNNClassifier
 from dl101.models.backprop import rnn_backward_through_time
 from dl101.models.rnn import ScratchRNN
-from dl101.training import train
+from dl101.run.training import build, train
 from tests.helpers import QUIET, compose_config
 
 
@@ -109,7 +108,7 @@ def test_the_classifier_reads_an_image_row_by_row(cell):
 
 def test_course_rnn_trains_and_draws_its_prediction_grid(mnist_dir, tmp_path):
     cfg = compose_config(tmp_path, ["experiment=course_rnn", "debug=limit", *QUIET])
-    assert instantiate(cfg.model).rnn.__class__ is ScratchRNN
+    assert build(cfg)[0].rnn.__class__ is ScratchRNN
     metrics = train(cfg)
     # 10 batches reach about 0.44; always answering the most frequent digit scores 0.114
     assert metrics["test/acc"] > 0.3

@@ -10,17 +10,19 @@ from unittest.mock import PropertyMock, patch
 
 import pytest
 import torch
+from benchmarks.bench import COLUMNS
 from pytorch_lightning import Callback
 from pytorch_lightning.callbacks import RichProgressBar as LightningRichProgressBar
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from torch.utils.data import SequentialSampler
 
-from dl101.bench import COLUMNS
-from dl101.callbacks import FiniteLossGuard, RichProgressBar, skip_unused_batch_hooks
+from dl101.callbacks import FiniteLossGuard, RichProgressBar
 from dl101.data import MNISTDataModule
 from dl101.data.batching import EpochShuffleSampler, IndexBatchSampler, TensorBatches, tensor_loader
+from dl101.internals import hide_unused_batch_hooks
 from dl101.models import MLP
-from dl101.threads import fastest_threads, threads_per_job
-from dl101.training import train
+from dl101.run.threads import fastest_threads, threads_per_job
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, run_module
 
 
@@ -58,10 +60,20 @@ def test_batches_come_as_index_tensors_on_the_data_device():
     assert all(b.device.type == "meta" for b in batches)
 
 
+def test_a_resumed_epoch_skips_exactly_the_batches_it_had_done():
+    whole = [b.tolist() for b in IndexBatchSampler(EpochShuffleSampler(10, seed=0), 3)]
+    resumed = IndexBatchSampler(EpochShuffleSampler(10, seed=0), 3, done=lambda: 2)
+    assert [b.tolist() for b in resumed] == whole[2:]  # the same order, from the third batch
+    in_order = IndexBatchSampler(SequentialSampler(range(10)), 3, drop_last=True)
+    assert [b.tolist() for b in in_order] == [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
+
+
 def test_datamodule_moves_its_data_to_the_trainer_device(mnist_dir):
     """The GPU code path, run on CPU: `meta` stands in for the GPU the trainer would name."""
     dm = MNISTDataModule(str(mnist_dir), train_subset=256, batch_size=32)
-    dm.trainer = SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device("meta")))
+    dm.trainer = SimpleNamespace(
+        strategy=SimpleNamespace(root_device=torch.device("meta")), training=False
+    )
     dm.setup("fit")
     assert {d.x.device.type for d in (dm.train_set, dm.val_set, dm.test_set)} == {"meta"}
     x, y = next(iter(dm.train_dataloader()))
@@ -96,7 +108,7 @@ def test_unused_batch_hooks_are_hidden_and_used_ones_kept():
         def on_train_batch_end(self, *args):
             pass
 
-    guard, counting = skip_unused_batch_hooks([FiniteLossGuard(), Counting()])
+    guard, counting = hide_unused_batch_hooks([FiniteLossGuard(), Counting()])
     assert guard.on_train_batch_end is not None and guard.on_before_backward is None
     assert counting.on_train_batch_end is not None and counting.on_train_batch_start is None
     assert not callable(counting.on_validation_batch_end)  # Lightning then passes over it
@@ -137,12 +149,19 @@ def test_thread_settings_by_config(tmp_path):
             threads_per_job(compose_config(tmp_path, [bad]))
 
 
-def test_bench_writes_its_table_with_every_column(mnist_dir, tmp_path):
-    """The benchmark end to end on a few steps: not a timing test, a test that it measures."""
-    run_module("dl101.bench", "--scale", "0.01", "--repeats", "1", "--out", str(tmp_path))
+def bench_rows(tmp_path, *models: str) -> tuple[list[dict], str]:
+    """`python -m benchmarks.bench` on a few steps: its rows (bench.json) and table (bench.md)."""
+    run_module("benchmarks.bench", "--scale", "0.01", "--repeats", "1", "--out", str(tmp_path),
+               *(["--models", *models] if models else []))  # fmt: skip
     (out_dir,) = tmp_path.iterdir()
-    rows = json.loads((out_dir / "bench.json").read_text())
-    assert [row["key"] for row in rows] == ["softmax", "mlp", "lenet", "cnn", "rnn", "char_lm"]
+    return json.loads((out_dir / "bench.json").read_text()), (out_dir / "bench.md").read_text()
+
+
+def test_bench_writes_its_table_with_every_column(mnist_dir, tmp_path):
+    """The benchmark end to end on a few steps of one model: not a timing test, a test that it
+    measures (every model, the language model without a course pipeline: the slow suite)."""
+    rows, table = bench_rows(tmp_path, "softmax")
+    assert [row["key"] for row in rows] == ["softmax"]
     required = {"model", "plain_sps", "lightning_sps", "course_sps", "ratio_lightning_plain",
                 "ratio_lightning_course", "bound_sps", "peak_rss_mb"}  # fmt: skip
     for row in rows:
@@ -153,16 +172,24 @@ def test_bench_writes_its_table_with_every_column(mnist_dir, tmp_path):
         assert row["ratio_lightning_plain"] == pytest.approx(
             row["lightning_sps"] / row["plain_sps"]
         )
-    table = (out_dir / "bench.md").read_text()
     assert all(title in table for title, *_ in COLUMNS)
     assert len([line for line in table.splitlines() if line.startswith("| ")]) == 1 + len(rows)
+
+
+@pytest.mark.slow
+def test_bench_measures_every_course_model(mnist_dir, tmp_path):
+    rows, _ = bench_rows(tmp_path)
+    assert [row["key"] for row in rows] == ["softmax", "mlp", "lenet", "cnn", "rnn", "char_lm"]
+    for row in rows:
+        assert row["lightning_sps"] > 0 and row["plain_sps"] > 0, row["model"]
+        assert (row["course_sps"] is None) == (row["key"] == "char_lm")
 
 
 @pytest.mark.slow
 def test_bench_times_whole_commands_as_typed(mnist_dir, tmp_path):
     """The whole-command table: every row measured, the course run's fit apart from the rest,
     and the parallel sweep's table equal to a sequential one's (a result, not a timing)."""
-    run_module("dl101.bench", "--models", "--commands", "--out", str(tmp_path), timeout=1200)
+    run_module("benchmarks.bench", "--models", "--commands", "--out", str(tmp_path), timeout=1200)
     (out_dir,) = tmp_path.iterdir()
     rows = {row["command"]: row for row in json.loads((out_dir / "commands.json").read_text())}
     assert list(rows) == [

@@ -10,8 +10,8 @@ import statistics
 import urllib.parse
 
 import pytest
+from scripts.board import VIEWS, get_json, take_screenshots, tensorboard
 
-from dl101.board import VIEWS, get_json, take_screenshots, tensorboard
 from tests.test_report import png_size
 from tests.test_sweeps import VARIANTS
 
@@ -55,10 +55,16 @@ def test_mean_runs_end_at_the_mean_of_their_jobs(board):
             assert high[-1][1] == pytest.approx(max(v for _, v in finals), abs=1e-6)
 
 
-def test_hparams_start_with_the_swept_keys_and_hold_no_target_or_path(board):
+def test_hparams_start_with_what_differs_between_jobs_and_hold_no_target_or_path(board):
+    """The swept keys and what they set (`regularization` sets dropout and weight decay) are
+    marked as differing, so HPARAMS shows them first; the judged metrics lead the metrics."""
     experiment = get_json(board, "/data/plugin/hparams/experiment", {"experimentName": ""})
     names = [info["name"] for info in experiment["hparamInfos"]]
-    assert names[:2] == ["regularization", "seed"]
+    differing = [info["name"] for info in experiment["hparamInfos"] if info.get("differs")]
+    assert set(differing) == {"regularization", "seed", "weight_decay", "dropout"}
+    assert set(names[:4]) == set(differing)
+    metrics = [info["name"]["tag"] for info in experiment["metricInfos"]]
+    assert metrics[:2] == ["train_eval/acc", "val/acc"] and "test/acc" in metrics
     assert {"model", "optimizer", "lr", "batch_size", "experiment_name"} <= set(names)
     assert len(names) <= 20  # a short, curated list
     assert not any("_target_" in name or "/" in name for name in names)
@@ -107,6 +113,8 @@ def test_screenshots_of_what_users_see(regularization_sweep, tmp_path):
     sweep_dir, _ = regularization_sweep
     paths = take_screenshots(sweep_dir, tmp_path)
     assert [p.name for p in paths] == list(VIEWS)
-    for path in paths:
-        assert png_size(path) == (1600, 1000)
+    for path, view in zip(paths, VIEWS.values(), strict=True):
+        left, top, right, bottom = view.crop
+        assert png_size(path) == (round(view.scale * right) - round(view.scale * left),
+                                  round(view.scale * bottom) - round(view.scale * top))  # fmt: skip
         assert path.stat().st_size > 30_000  # a drawn page, not a blank one

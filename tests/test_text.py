@@ -14,9 +14,9 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from dl101.data import model_args
 from dl101.data.corpora import shakespeare_plays, strip_markdown
 from dl101.data.text import RandomWindows, SequentialStreams, TextDataModule, Vocab, tokenize
-from dl101.inference import generate, load_for_prediction
 from dl101.models import RNNLanguageModel
-from dl101.training import train
+from dl101.run.inference import generate, load_for_prediction
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, run_module
 
 PLAY = """# The Comedy of Errors
@@ -191,7 +191,7 @@ def test_a_language_model_with_zero_weights_scores_the_vocabulary_size(tmp_path)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
-    model = instantiate(cfg.model, **model_args(datamodule))
+    model = instantiate(cfg.model, **model_args(datamodule, cfg.model))
     with torch.no_grad():
         model.head.weight.zero_()
         model.head.bias.zero_()

@@ -1,13 +1,18 @@
-"""Options beside the defaults: MLflow's tracker next to TensorBoard, early stopping, the
-anomaly-detection debug preset."""
+"""Options beside the defaults: MLflow's and Weights & Biases' trackers next to TensorBoard,
+early stopping, the anomaly-detection debug preset."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from dl101.training import train
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, scalars
 
 SHORT = ["debug=limit", "trainer.max_epochs=3", *QUIET]
@@ -29,6 +34,26 @@ def test_mlflow_holds_the_hparams_and_metrics_tensorboard_shows(mnist_dir, tmp_p
         logged = sorted((m.step, m.value) for m in history)
         assert [s for s, _ in logged] == [s for s, _ in board[tag]], tag
         assert [v for _, v in logged] == pytest.approx([v for _, v in board[tag]], abs=1e-6), tag
+
+
+def test_wandb_offline_holds_the_hparams_and_final_metrics_tensorboard_shows(
+    mnist_dir, tmp_path, monkeypatch
+):
+    """Offline (nothing leaves the machine), read back by wandb's own reader of its files."""
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    cfg = compose_config(tmp_path / "run", ["logger=wandb", "model.optimizer.lr=0.05", *SHORT])
+    train(cfg)
+    (offline,) = (tmp_path / "run" / "wandb").glob("offline-run-*")
+    read = subprocess.run(
+        [str(Path(sys.executable).parent / "wandb"), "leet", "inspect", "--summary", "--json",
+         str(offline)], capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    run = json.loads(read.stdout)
+    assert run["state"] == "finished" and run["project"] == "dl101"
+    assert run["config"]["lr"] == 0.05 and run["config"]["model"] == "SoftmaxRegression"
+    board = scalars(tmp_path / "run")
+    for tag in ("train/loss_epoch", "val/acc", "test/acc"):
+        assert run["summary"][tag] == pytest.approx(board[tag][-1][1], abs=1e-6), tag
 
 
 def test_early_stopping_ends_a_run_that_stopped_improving(mnist_dir, tmp_path):

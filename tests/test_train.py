@@ -7,7 +7,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from dl101.evaluate import evaluate
-from dl101.training import train
+from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, run_module, scalars
 
 

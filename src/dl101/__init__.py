@@ -13,7 +13,7 @@ os.environ.setdefault("DL101_ROOT", str(PROJECT_ROOT))  # read by conf/paths as 
 
 
 def _job_name(num, job_overrides, keys_text, sweeper) -> str:
-    from dl101.sweep_names import job_name  # Hydra's override parser: only when a sweep runs
+    from dl101.results.job_names import job_name  # Hydra's override parser: only when a sweep runs
 
     return job_name(num, job_overrides, keys_text, sweeper)
 
@@ -24,7 +24,7 @@ OmegaConf.register_new_resolver("dl101_job_name", _job_name, replace=True)
 
 
 def _run_dir(new_dir, ckpt_path, log_dir, task_name, experiment_name) -> str:
-    from dl101.checkpoint_names import run_dir
+    from dl101.run.ckpt_path import run_dir
 
     return run_dir(new_dir, ckpt_path, log_dir, task_name, experiment_name)
 

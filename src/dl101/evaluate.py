@@ -8,22 +8,22 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from dl101 import CONFIG_DIR
-from dl101.errors import refused_in_one_line
+from dl101.errors import error_boundary
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     import pytorch_lightning as pl  # torch and Lightning: at run time, not for --help
     from hydra.utils import instantiate
 
-    from dl101.checkpoints import (
+    from dl101.data import model_args
+    from dl101.results.final_metrics import print_summary
+    from dl101.run.checkpoints import (
         load_checkpoint,
         resolve_ckpt_path,
         restore_datamodule,
         run_config,
     )
-    from dl101.data import model_args
-    from dl101.summary import print_summary
-    from dl101.training import instantiate_group
+    from dl101.run.training import instantiate_group
 
     # Testing only: the checkpoint's training callbacks are not needed to restore its weights.
     warnings.filterwarnings("ignore", ".*callbacks used to create the checkpoint need.*")
@@ -33,7 +33,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     checkpoint = load_checkpoint(ckpt_path)
     run = run_config(checkpoint)
     datamodule = restore_datamodule(checkpoint, OmegaConf.merge(run.data, cfg.get("data") or {}))
-    model = instantiate(run.model, **model_args(datamodule))
+    model = instantiate(run.model, **model_args(datamodule, run.model))
     loggers = instantiate_group(cfg.get("logger"), "logger")
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False)
     trainer.test(model, datamodule=datamodule, ckpt_path=ckpt_path)
@@ -44,7 +44,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> None:
-    with refused_in_one_line():
+    with error_boundary():
         evaluate(cfg)
 
 

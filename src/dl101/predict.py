@@ -12,18 +12,18 @@ import hydra
 from omegaconf import DictConfig
 
 from dl101 import CONFIG_DIR
-from dl101.errors import refused_in_one_line
+from dl101.errors import error_boundary
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="predict")
 def main(cfg: DictConfig) -> None:
     from rich.console import Console
 
-    from dl101.checkpoints import resolve_ckpt_path  # torch: at run time
     from dl101.data.images import image_files
-    from dl101.inference import as_rows, image_table, load_for_prediction, prediction_table
+    from dl101.run.checkpoints import resolve_ckpt_path  # torch: at run time
+    from dl101.run.inference import as_rows, image_table, load_for_prediction, prediction_table
 
-    with refused_in_one_line():
+    with error_boundary():
         ckpt_path = resolve_ckpt_path(
             cfg.ckpt_path, cfg.paths.log_dir, cfg.train_task_name, cfg.experiment_name
         )

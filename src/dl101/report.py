@@ -15,8 +15,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from dl101.runs import find_runs
-from dl101.summary import DEFAULT_METRICS, summary_table, write_report
+from dl101.errors import error_boundary
+from dl101.results.runs import continuation, find_runs
+from dl101.results.tables import DEFAULT_METRICS, summary_table, write_report
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -25,12 +26,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--group-by", help="config keys to group jobs by, comma-separated")
     parser.add_argument("--metrics", nargs="+", help=f"scalar tags (default {DEFAULT_METRICS})")
     args = parser.parse_args(argv)
-    runs = find_runs(args.path)
-    group_by = args.group_by.split(",") if args.group_by else None
-    title, header, rows = summary_table(runs, group_by, args.metrics)
-    console = Console(width=160)
-    console.print(write_report(args.path, title, header, rows))
-    console.print(f"Written: {args.path / 'report.md'}, {args.path / 'report.csv'}")
+    with error_boundary():
+        runs = find_runs(args.path)
+        group_by = args.group_by.split(",") if args.group_by else None
+        title, header, rows = summary_table(runs, group_by, args.metrics)
+        console = Console(width=160)
+        console.print(write_report(args.path, title, header, rows))
+        console.print(f"Written: {args.path / 'report.md'}, {args.path / 'report.csv'}")
+        if hint := continuation(args.path, runs):
+            console.print(hint, soft_wrap=True, markup=False)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import hydra
 from omegaconf import DictConfig
 
 from dl101 import CONFIG_DIR
-from dl101.errors import InputError, refused_in_one_line
+from dl101.errors import InputError, error_boundary
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="sample")
@@ -17,10 +17,10 @@ def main(cfg: DictConfig) -> None:
     from pytorch_lightning import seed_everything  # torch and Lightning: at run time
     from rich.console import Console
 
-    from dl101.checkpoints import resolve_ckpt_path
-    from dl101.inference import generate, load_for_prediction
+    from dl101.run.checkpoints import resolve_ckpt_path
+    from dl101.run.inference import generate, load_for_prediction
 
-    with refused_in_one_line():
+    with error_boundary():
         ckpt_path = resolve_ckpt_path(
             cfg.ckpt_path, cfg.paths.log_dir, cfg.train_task_name, cfg.experiment_name
         )

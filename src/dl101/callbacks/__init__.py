@@ -1,6 +1,6 @@
 """Lightning callbacks by purpose, re-exported here so configs name them `dl101.callbacks.X`:
 
-- `training`: the machinery every run uses (hook skipping, progress bar, loss guard, run stats);
+- `training`: the machinery every run uses (progress bar, loss guard, run stats);
 - `diagnostics`: gradient flow and the course's test-set curve;
 - `visuals`: what the course shows after training (predictions, feature maps, samples);
 - `outputs`: where callbacks send scalars, images and files.
@@ -12,8 +12,8 @@ from dl101.callbacks.training import (
     NonFiniteLossError,
     RichProgressBar,
     RunStats,
+    SaveOnSignal,
     ValidateFinalWeights,
-    skip_unused_batch_hooks,
 )
 from dl101.callbacks.visuals import (
     FeatureMaps,
@@ -33,8 +33,8 @@ __all__ = [
     "ReportPredictions",
     "RichProgressBar",
     "RunStats",
+    "SaveOnSignal",
     "TestSetCurve",
     "TextSample",
     "ValidateFinalWeights",
-    "skip_unused_batch_hooks",
 ]

@@ -1,4 +1,4 @@
-"""What a run logs to be diagnosed: gradient flow per layer (course III D) and the course's
+"""What a run logs to be diagnosed: gradient flow per layer (course III E) and the course's
 test-set curve (course II C)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from rich import print as rprint
 from torchmetrics.classification import MulticlassAccuracy
 
 from dl101.callbacks.outputs import log_metrics
-from dl101.summary import gradient_flow_verdict
+from dl101.results.tables import gradient_flow_verdict
 
 
 class TestSetCurve(Callback):
@@ -21,13 +21,15 @@ class TestSetCurve(Callback):
     model selection, which stays on `val/acc`.
     """
 
-    def __init__(self, num_classes: int = 10):
-        self.num_classes = num_classes
+    charts = {
+        "test accuracy (the course's curve) vs val": ["Multiline", [r"^(test_curve|val)/acc$"]]
+    }
 
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if trainer.sanity_checking:
             return
-        accuracy = MulticlassAccuracy(self.num_classes, average="micro").to(pl_module.device)
+        classes = pl_module.test_acc.num_classes  # the classifier's own count
+        accuracy = MulticlassAccuracy(classes, average="micro").to(pl_module.device)
         loss_sum, count = torch.zeros((), device=pl_module.device), 0
         was_training = pl_module.training
         pl_module.eval()
@@ -55,6 +57,8 @@ class GradientFlow(Callback):
     """Log the gradient norm of every linear/conv layer's weight, at initialization (the first
     step) and every `every_n_steps` after, plus the first-layer / last-layer ratio that tells
     vanishing (<< 1) from exploding (>> 1) gradients."""
+
+    charts = {"gradient norm per layer": ["Multiline", [r"^grad_norm/layer\d+$"]]}
 
     def __init__(self, every_n_steps: int = 25):
         self.every_n_steps = every_n_steps

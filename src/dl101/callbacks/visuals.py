@@ -15,8 +15,8 @@ from rich.console import Console
 from torchvision.utils import make_grid, save_image
 
 from dl101.callbacks.outputs import figures_dir, log_metrics, tensorboard_writers
-from dl101.inference import as_rows, generate, prediction_table
 from dl101.models.linear_regression import closed_form_fit, squared_error
+from dl101.run.inference import as_rows, generate, prediction_table
 
 
 class ReportPredictions(Callback):

@@ -1,7 +1,7 @@
 """The course's figures, drawn with matplotlib from runs' TensorBoard scalars and checkpoints.
 
-Each function takes the runs of one experiment (`dl101.runs.Run`) and returns one Figure, whose
-plotted data tests can read back; `save` writes it as a PNG.
+Each function takes the runs of one experiment (`dl101.results.runs.Run`) and returns one
+Figure, whose plotted data tests can read back; `save` writes it as a PNG.
 Figures are built as `matplotlib.figure.Figure` objects: no pyplot state, no display needed.
 """
 
@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from dl101.inference import load_for_prediction
-from dl101.runs import Run, group_runs, mean_curve
+from dl101.results.figures import count, group_bars
+from dl101.results.runs import Run, group_runs, mean_curve
+from dl101.run.inference import load_for_prediction
 
 DPI = 110
 
@@ -42,10 +43,6 @@ def plot_mean(ax, runs: list[Run], tag: str, label: str, x: Callable[[int], floa
 
 def seeds_label(runs: list[Run]) -> str:
     return f"mean ± std of {len(runs)} seeds" if len(runs) > 1 else "one run"
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("s" if n != 1 else "")
 
 
 def logreg_curves(runs: list[Run], course_acc: dict[int, float]) -> Figure:
@@ -78,29 +75,28 @@ def regularization_curves(runs: list[Run]) -> Figure:
     return figure
 
 
-def group_bars(
-    finals: dict[str, list[float]], metric: str, course: dict[str, float], title: str
-) -> Figure:
-    """Each group's final `metric`, mean ± std over its seeds, with the course's number beside
-    it where the course has one (a sweep's summary, the regularization figure)."""
-    names = list(finals)
-    means = [statistics.mean(v) if v else float("nan") for v in finals.values()]
-    stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in finals.values()]
-    seeds = {len(v) for v in finals.values()}
-    per_group = count(seeds.pop(), "seed") if len(seeds) == 1 else "seeds"
-    figure = Figure(figsize=(max(6.5, 1.3 * len(names)), 3.8))
+def capacity_curves(runs: list[Run], key: str = "hidden_width") -> Figure:
+    """Course III A: final training (eval mode) and validation accuracy against the hidden
+    layer's width, mean ± std over seeds: both low where the model underfits, far apart where
+    it overfits."""
+    groups = sorted(group_runs(runs, [key]).items(), key=lambda item: float(item[0]))
+    widths = [float(width) for width, _ in groups]
+    figure = Figure(figsize=(6.5, 3.8))
     ax = figure.subplots()
-    ax.bar(range(len(names)), means, yerr=stds, capsize=6, color="tab:blue", alpha=0.8,
-           label=f"dl101 (mean ± std, {per_group})")  # fmt: skip
-    ax.set_xticks(range(len(names)), names)  # positions: names such as "0.01" stay labels
-    known = [(i, course[name]) for i, name in enumerate(names) if name in course]
-    if known:
-        ax.plot([i for i, _ in known], [v for _, v in known], "kD", label="course (one run)")
-    if all(0 <= m <= 1 for m in means if m == m):  # accuracies: the whole scale
-        ax.set_ylim(0, 1)
-    ax.set(ylabel=f"final {metric}", title=title)
-    ax.tick_params(axis="x", labelrotation=20 if len(names) > 4 else 0)
-    ax.grid(axis="y", alpha=0.3)
+    for tag, label in (("train_eval/acc", "training (20 images)"), ("val/acc", "validation")):
+        finals = [
+            [v for run in members if (v := run.final(tag)) is not None] for _, members in groups
+        ]
+        means = [statistics.mean(values) for values in finals]
+        stds = [statistics.stdev(values) if len(values) > 1 else 0.0 for values in finals]
+        ax.errorbar(widths, means, yerr=stds, marker="o", capsize=4, label=label)
+    seeds = {len(members) for _, members in groups}
+    per_width = count(seeds.pop(), "seed") if len(seeds) == 1 else "seeds"
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(widths, [f"{width:g}" for width in widths])
+    ax.set(xlabel="hidden units (one hidden layer)", ylabel="final accuracy", ylim=(0, 1.05),
+           title=f"Capacity: under- and overfitting (mean ± std, {per_width})")  # fmt: skip
+    ax.grid(alpha=0.3, which="both")
     ax.legend(loc="lower right")
     return figure
 
@@ -115,7 +111,7 @@ def regularization_bars(runs: list[Run], course_val: dict[str, float]) -> Figure
 
 
 def gradient_norms(runs: list[Run]) -> Figure:
-    """Course III D: each layer's weight-gradient norm at initialization, per activation and
+    """Course III E: each layer's weight-gradient norm at initialization, per activation and
     initialization (log scale): vanishing falls to the left, exploding rises."""
     figure = Figure(figsize=(7.5, 4.2))
     ax = figure.subplots()

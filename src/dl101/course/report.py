@@ -11,12 +11,13 @@ from pathlib import Path
 
 import torch
 
-from dl101.checkpoints import load_checkpoint
+from dl101 import PROJECT_ROOT
 from dl101.course import figures
 from dl101.course.figures import save
 from dl101.course.runner import experiment_overrides
-from dl101.runs import Run, find_runs
-from dl101.summary import group_rows, grouping, markdown_table, mean_std
+from dl101.results.runs import Run, find_runs
+from dl101.results.tables import group_rows, grouping, markdown_table, mean_std
+from dl101.run.checkpoints import load_checkpoint
 
 MNIST_CLASSIFIERS = ("logreg", "lenet", "cnn", "rnn")
 # FeatureMaps' grids of a CNN run -> captions in the report's panel.
@@ -48,6 +49,8 @@ def command(spec: dict) -> str:
 
 
 def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:
+    """One row per number the course prints: which printout it is, ours beside it (mean ± std
+    over seeds), and why the two may differ."""
     rows = []
     for name, spec in experiments.items():
         for row in spec.get("rows") or []:
@@ -55,10 +58,13 @@ def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:
             values = [v for run in members if (v := row_value(run, row)) is not None]
             course = "-" if row.get("course") is None else f"{row['course']:,g}"  # as printed
             ours = mean_std(values, show_n=True) if values else "not run"
+            printout = row.get("printout", "")
             rows.append(
-                [spec["section"], row["quantity"], course, ours, row.get("note", ""), command(spec)]
-            )
-    header = ["section", "quantity", "course", "dl101", "why they may differ", "command"]
+                [spec["section"], row["quantity"], course, ours, printout, row.get("note", ""),
+                 command(spec)]
+            )  # fmt: skip
+    header = ["section", "quantity", "course", "dl101", "the course's printout",
+              "why they may differ", "command"]  # fmt: skip
     return markdown_table(header, rows)
 
 
@@ -104,6 +110,8 @@ def draw_figures(experiments: dict, runs: dict[str, list[Run]], out: Path) -> di
         drawn["logreg"] = save(
             figures.logreg_curves(runs["logreg"], acc), out / "logreg_curves.png"
         )
+    if runs.get("capacity"):
+        drawn["capacity"] = save(figures.capacity_curves(runs["capacity"]), out / "capacity.png")
     if runs.get("regularization"):
         course = course_numbers(
             experiments["regularization"], "val/acc", lambda r: r["where"]["regularization_name"]
@@ -141,11 +149,32 @@ def draw_figures(experiments: dict, runs: dict[str, list[Run]], out: Path) -> di
     return drawn
 
 
+def machine() -> str:
+    """What the wall times were measured on: cores, GPU, torch and Python."""
+    gpu = f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", no GPU"
+    return (
+        f"{os.cpu_count()} CPU cores ({platform.machine()}){gpu}, torch {torch.__version__}, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
+
+
+def shown_path(path: Path) -> str:
+    """`path` relative to the checkout where it lies in it: no machine's own folders."""
+    path = Path(path).resolve()
+    return str(path.relative_to(PROJECT_ROOT)) if path.is_relative_to(PROJECT_ROOT) else path.name
+
+
 def write_course_report(
-    runs_dir: Path, experiments: dict, budget: str, timings: dict[str, float], out_dir: Path
+    runs_dir: Path,
+    experiments: dict,
+    budget: str,
+    timings: dict[str, float],
+    out_dir: Path,
+    figures_name: str = "figures",
 ) -> Path:
+    """`out_dir/course.md`, its figures in `out_dir/figures_name/`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig_dir = out_dir / "figures"
+    fig_dir = out_dir / figures_name
     shutil.rmtree(fig_dir, ignore_errors=True)
     fig_dir.mkdir()
     runs = {
@@ -157,12 +186,11 @@ def write_course_report(
     lines = [
         "# Deep Learning 101, reproduced",
         "",
-        f"Budget **{budget}**, {datetime.now():%Y-%m-%d %H:%M}, {os.cpu_count()} CPUs"
-        + (f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "")
-        + f", torch {torch.__version__}, {platform.python_implementation()} "
-        f"{platform.python_version()}"
+        f"`python -m dl101.course budget={budget}` on {datetime.now():%Y-%m-%d}: every experiment "
+        "behind a number, table or figure of the course, one process each, seeded"
         + (f"; {len(timings)} experiments in {total / 60:.1f} min" if timings else "")
-        + f". Runs: `{runs_dir}`.",
+        + f" on {machine()} (wall times are this machine's; another's differ, and they vary "
+        f"by a few percent from run to run). Runs: `{shown_path(runs_dir)}`.",
         "",
     ]
     lines += markdown_table(
@@ -194,10 +222,10 @@ def write_course_report(
         lines += [f"### {spec['section']}: {spec['title']}", ""]
         if sweep:
             lines += [*sweep_table(runs[name]), ""]
-        lines += [f"![{key}](figures/{path.name})" for key, path in items] + [""]
+        lines += [f"![{key}]({figures_name}/{path.name})" for key, path in items] + [""]
     if "confusion" in drawn:
         lines += ["### The best MNIST model's errors", ""]
-        lines += ["![confusion](figures/confusion.png)", ""]
+        lines += [f"![confusion]({figures_name}/confusion.png)", ""]
     sample = runs.get("char_lm") and runs["char_lm"][0].path / "figures" / "sample.txt"
     if sample and sample.is_file():
         lines += ["### A sample from the language model", "", "```", sample.read_text().rstrip()]

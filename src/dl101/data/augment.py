@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dl101.errors import ConfigError
+
 
 class BatchRandomAffine(nn.Module):
     def __init__(
@@ -24,7 +26,7 @@ class BatchRandomAffine(nn.Module):
     ):
         super().__init__()
         if degrees < 0 or not 0 < scale[0] <= scale[1] or not all(0 <= t <= 1 for t in translate):
-            raise ValueError(
+            raise ConfigError(
                 f"augment: degrees={degrees}, translate={list(translate)}, scale={list(scale)}: "
                 "need degrees >= 0, translate fractions in [0, 1], 0 < scale[0] <= scale[1]"
             )

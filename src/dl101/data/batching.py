@@ -6,6 +6,9 @@ from __future__ import annotations
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, Sampler, SequentialSampler
 
+from dl101.errors import ConfigError
+from dl101.internals import batches_done_this_epoch
+
 
 class TensorBatches(Dataset):
     """Features and targets held as tensors; `__getitems__` gathers a whole batch at once.
@@ -72,9 +75,10 @@ class IndexBatchSampler(BatchSampler):
     It keeps BatchSampler's signature, so Lightning can swap `sampler` for a distributed one.
     """
 
-    def __init__(self, sampler, batch_size: int, drop_last: bool = False, device="cpu"):
+    def __init__(self, sampler, batch_size: int, drop_last: bool = False, device="cpu", done=None):
         super().__init__(sampler, batch_size, drop_last)
         self.device = torch.device(device)
+        self.done = done  # () -> batches of this epoch already done (a mid-epoch resume)
 
     def __iter__(self):
         if isinstance(self.sampler, EpochShuffleSampler):
@@ -85,22 +89,27 @@ class IndexBatchSampler(BatchSampler):
             order = torch.as_tensor(list(self.sampler), dtype=torch.long)
         order = order.to(self.device)
         stop = len(order) - len(order) % self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
+        first = self.done() * self.batch_size if self.done else 0
+        for start in range(first, stop, self.batch_size):
             yield order[start : start + self.batch_size]
 
 
-def tensor_loader(data, batch_size: int, shuffle: bool, num_workers: int = 0) -> DataLoader:
-    """A DataLoader over a dataset with `__getitems__` and tensors `x`, on the device of `x`."""
+def tensor_loader(
+    data, batch_size: int, shuffle: bool, num_workers: int = 0, datamodule=None
+) -> DataLoader:
+    """A DataLoader over a dataset with `__getitems__` and tensors `x`, on the device of `x`;
+    given the training `datamodule`, a resumed run skips the batches its epoch had done."""
     sampler = EpochShuffleSampler(len(data)) if shuffle else SequentialSampler(data)
     device = data.x.device
+    done = (lambda: batches_done_this_epoch(datamodule.trainer)) if datamodule else None
     if num_workers and device.type != "cpu":
-        raise ValueError(
+        raise ConfigError(
             f"data.num_workers={num_workers} with the data on {device}: worker processes cannot "
             "share GPU tensors; use data.num_workers=0 or data.keep_on_device=false"
         )
     return DataLoader(
         data,
-        batch_sampler=IndexBatchSampler(sampler, batch_size, device=device),
+        batch_sampler=IndexBatchSampler(sampler, batch_size, device=device, done=done),
         collate_fn=keep_batch,
         num_workers=num_workers,
         persistent_workers=num_workers > 0,

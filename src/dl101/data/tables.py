@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import torch
-from pytorch_lightning import LightningDataModule
 
+from dl101.data.base import DataModule
 from dl101.data.batching import TensorBatches, tensor_loader
+from dl101.errors import ConfigError
 
 
-class TableDataModule(LightningDataModule):
+class TableDataModule(DataModule):
     """Rows of features with a real-valued (regression) or class-index (classification) target.
 
     Features are standardized with statistics of the training rows only; the statistics are part
@@ -20,7 +21,7 @@ class TableDataModule(LightningDataModule):
     def __init__(
         self,
         features: list[list[float]],
-        targets: list[float],
+        targets: list[float | str],
         task: str,
         feature_names: list[str] | None = None,
         class_names: list[str] | None = None,
@@ -32,14 +33,14 @@ class TableDataModule(LightningDataModule):
     ):
         super().__init__()
         if task not in ("regression", "classification"):
-            raise ValueError(f"data.task={task!r}: choose regression or classification")
+            raise ConfigError(f"data.task={task!r}: choose regression or classification")
         if len(features) != len(targets) or not features:
-            raise ValueError(
+            raise ConfigError(
                 f"data.features has {len(features)} rows, data.targets {len(targets)}: "
                 "they must be equal and non-zero"
             )
         if not 0 <= val_fraction < 1:
-            raise ValueError(f"data.val_fraction={val_fraction}: must be in [0, 1)")
+            raise ConfigError(f"data.val_fraction={val_fraction}: must be in [0, 1)")
         self.task = task
         target_dtype = torch.float32 if task == "regression" else torch.long
         self.x = torch.tensor(features, dtype=torch.float32)  # (N, D)
@@ -57,6 +58,14 @@ class TableDataModule(LightningDataModule):
     @property
     def input_shape(self) -> tuple[int]:
         return (self.x.shape[1],)
+
+    def model_args(self) -> dict:
+        """Its features' count, and for classification the number of classes."""
+        args = {"input_shape": list(self.input_shape), "num_features": self.x.shape[1]}
+        if self.task == "classification":
+            classes = len(self.class_names) if self.class_names else int(self.y.max()) + 1
+            args["num_classes"] = classes
+        return args
 
     def split_indices(self) -> tuple[torch.Tensor, torch.Tensor]:
         n_val = round(self.val_fraction * len(self.y))
@@ -89,7 +98,7 @@ class TableDataModule(LightningDataModule):
         self.std = torch.tensor(state_dict["std"])
 
     def train_dataloader(self):
-        return tensor_loader(self.train_set, self.batch_size, True, 0)
+        return tensor_loader(self.train_set, self.batch_size, True, 0, self)
 
     def val_dataloader(self):
         return tensor_loader(self.val_set, len(self.val_set), False, 0)

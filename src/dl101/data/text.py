@@ -7,9 +7,9 @@ import re
 from collections import Counter
 
 import torch
-from pytorch_lightning import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from dl101.data.base import DataModule
 from dl101.data.batching import (
     EpochShuffleSampler,
     IndexBatchSampler,
@@ -17,6 +17,7 @@ from dl101.data.batching import (
     training_device,
 )
 from dl101.data.corpora import read_text_file, shakespeare_plays, time_machine
+from dl101.errors import ConfigError
 
 UNK = "<unk>"
 
@@ -26,7 +27,7 @@ def tokenize(text: str, level: str) -> list[str]:
         return list(text)
     if level == "word":
         return re.findall(r"\w+(?:'\w+)?|[^\w\s]", text)
-    raise ValueError(f"data.level={level!r}: choose char or word")
+    raise ConfigError(f"data.level={level!r}: choose char or word")
 
 
 class Vocab:
@@ -63,7 +64,7 @@ class RandomWindows(Dataset):
     def __init__(self, ids: torch.Tensor, seq_len: int):
         self.ids, self.seq_len, self.offset = ids, seq_len, 0
         if len(ids) <= seq_len:
-            raise ValueError(f"data.seq_len={seq_len} leaves no window in {len(ids)} tokens")
+            raise ConfigError(f"data.seq_len={seq_len} leaves no window in {len(ids)} tokens")
 
     def reshuffle(self) -> None:
         self.offset = int(torch.randint(self.seq_len, ()))
@@ -86,7 +87,7 @@ class SequentialStreams(Dataset):
     def __init__(self, ids: torch.Tensor, seq_len: int, batch_size: int):
         per_stream = (len(ids) - 1) // batch_size
         if per_stream < 1:
-            raise ValueError(f"{len(ids)} tokens cannot make {batch_size} streams")
+            raise ConfigError(f"{len(ids)} tokens cannot make {batch_size} streams")
         self.x = ids[: batch_size * per_stream].view(batch_size, per_stream)
         self.y = ids[1 : batch_size * per_stream + 1].view(batch_size, per_stream)
         self.seq_len = seq_len
@@ -99,7 +100,7 @@ class SequentialStreams(Dataset):
         return self.x[:, block], self.y[:, block]  # (B, T) each
 
 
-class TextDataModule(LightningDataModule):
+class TextDataModule(DataModule):
     def __init__(
         self,
         data_dir: str,
@@ -119,12 +120,12 @@ class TextDataModule(LightningDataModule):
     ):
         super().__init__()
         if scheme not in ("random", "sequential"):
-            raise ValueError(f"data.scheme={scheme!r}: choose random or sequential")
+            raise ConfigError(f"data.scheme={scheme!r}: choose random or sequential")
         if corpus not in ("shakespeare", "time_machine", "file"):
-            raise ValueError(f"data.corpus={corpus!r}: choose shakespeare, time_machine or file")
+            raise ConfigError(f"data.corpus={corpus!r}: choose shakespeare, time_machine or file")
         for name, value in (("seq_len", seq_len), ("batch_size", batch_size)):
             if value <= 0:
-                raise ValueError(f"data.{name}={value}: must be a positive integer")
+                raise ConfigError(f"data.{name}={value}: must be a positive integer")
         self.data_dir, self.corpus, self.path = data_dir, corpus, path
         self.level, self.min_freq = level, min_freq
         self.val_plays, self.test_plays = list(val_plays), list(test_plays)
@@ -145,7 +146,7 @@ class TextDataModule(LightningDataModule):
             plays = shakespeare_plays(self.data_dir)
             unknown = sorted(set(self.val_plays + self.test_plays) - plays.keys())
             if unknown:
-                raise ValueError(
+                raise ConfigError(
                     f"data.val_plays/test_plays: unknown {unknown}; plays: {sorted(plays)}"
                 )
             held_out = set(self.val_plays) | set(self.test_plays)

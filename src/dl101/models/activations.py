@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from torch import nn
 
+from dl101.errors import ConfigError
+
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
 
 def check_activation(name: str, key: str) -> str:
     """`name` if known, else an error naming the config `key` and the choices."""
     if name not in ACTIVATIONS:
-        raise ValueError(f"{key}={name!r}: choose one of {list(ACTIVATIONS)}")
+        raise ConfigError(f"{key}={name!r}: choose one of {list(ACTIVATIONS)}")
     return name
 
 

@@ -1,6 +1,7 @@
-"""Forward and backward propagation of an MLP written out by the chain rule (course part III E).
+"""Forward and backward propagation written out by the chain rule: an MLP's (course III C and
+III D) and an RNN's through time (V B).
 
-Checked against autograd in the tests; training uses autograd.
+Checked against autograd in the tests and the notebooks; training uses autograd.
 """
 
 from __future__ import annotations

@@ -12,16 +12,31 @@ from torch import Tensor
 from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from dl101.errors import ConfigError
+from dl101.internals import QuickHookName
 
-class Model(LightningModule):
+
+class Model(QuickHookName, LightningModule):
     """`optimizer` and `scheduler` are `_partial_` configs: called with the parameters (and the
     optimizer) they return the real objects, so `model.optimizer.weight_decay=1e-3` is an override.
+
+    What a run of the model is judged by, declared here and by each subclass, which dl101 reads
+    instead of any list of models: `monitor` (the metric its best checkpoint is chosen by, and
+    whether higher or lower is better), `directions` (for each metric family, the last part of a
+    tag such as `val/acc`: "max" or "min"; a summary's best, sorting and verdicts follow it),
+    `judged_by` (the final metrics HPARAMS shows beside its runs) and `charts` (its Custom
+    Scalars: train against val). HPARAMS's columns are its config's own scalar arguments.
 
     Training scalars cost little per step: `log_training` adds the loss to an epoch mean (a
     torchmetrics MeanMetric, logged as `train/loss_epoch`) and calls `self.log` only on the steps
     the loggers write (`trainer.log_every_n_steps`). Each `self.log` costs about 0.1-0.4 ms, more
     than a whole step of the course's small models.
     """
+
+    monitor = ("val/loss", "min")
+    directions = {"loss": "min", "loss_epoch": "min"}
+    judged_by = ("val/loss", "test/loss", "train/loss_epoch")
+    charts = {"loss": ["Multiline", [r"^(train/loss_epoch|train_eval/loss|val/loss)$"]]}
 
     def __init__(
         self,
@@ -32,18 +47,10 @@ class Model(LightningModule):
         super().__init__()
         lr = getattr(optimizer, "keywords", {}).get("lr")
         if lr is not None and not lr > 0:
-            raise ValueError(f"model.optimizer.lr={lr}: the learning rate must be > 0")
+            raise ConfigError(f"model.optimizer.lr={lr}: the learning rate must be > 0")
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.scheduler_interval = scheduler_interval
         self.train_loss_mean = MeanMetric(nan_strategy="disable")  # no NaN check, no GPU sync
-
-    def __setattr__(self, name: str, value) -> None:
-        # Lightning sets `_current_fx_name` around every hook call, about 40 times a step;
-        # nn.Module's checks for parameters and submodules made that 0.2 ms of each step.
-        if name == "_current_fx_name":
-            self.__dict__[name] = value
-        else:
-            super().__setattr__(name, value)
 
     def is_logging_step(self) -> bool:
         """True on the steps whose scalars the loggers write (Lightning counts them from 1)."""
@@ -62,7 +69,10 @@ class Model(LightningModule):
                 self.log(name, value)
 
     def on_train_epoch_end(self) -> None:
-        self.log("train/loss_epoch", self.train_loss_mean.compute())
+        # A run resumed from a checkpoint saved at an epoch's end replays that end with no
+        # batch of its own: the epoch's mean was logged before the run stopped.
+        if self.train_loss_mean.update_called:
+            self.log("train/loss_epoch", self.train_loss_mean.compute())
         self.train_loss_mean.reset()
 
     def configure_optimizers(self):
@@ -78,6 +88,12 @@ class Model(LightningModule):
 
 class Classifier(Model):
     """Subclasses build layers in `__init__` and define `forward(x) -> logits (B, C)`."""
+
+    monitor = ("val/acc", "max")
+    directions = {**Model.directions, "acc": "max", "acc_best": "max"}
+    judged_by = ("val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss",
+                 "train/loss_epoch", "train_eval/acc")  # fmt: skip
+    charts = {"accuracy": ["Multiline", [r"^(train|train_eval|val)/acc$"]], **Model.charts}
 
     def __init__(self, num_classes: int, **model_args):
         super().__init__(**model_args)
@@ -99,7 +115,8 @@ class Classifier(Model):
 
     def on_train_epoch_end(self) -> None:
         super().on_train_epoch_end()
-        self.log("train/acc", self.train_acc.compute())
+        if self.train_acc.update_called:  # not at an epoch's end replayed on a resume
+            self.log("train/acc", self.train_acc.compute())
         self.train_acc.reset()
 
     def _evaluate(self, batch, stage: str, accuracy: MulticlassAccuracy) -> None:

@@ -21,6 +21,11 @@ def closed_form_fit(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class LinearRegression(Model):
+    monitor = ("val/mse", "min")
+    directions = {**Model.directions, "mse": "min"}
+    judged_by = ("val/mse", "test/mse", "train/loss_epoch")
+    charts = {"mse": ["Multiline", [r"^(train/loss_epoch|val/mse)$"]]}
+
     def __init__(self, num_features: int, **model_args):
         super().__init__(**model_args)
         self.linear = nn.Linear(num_features, 1)

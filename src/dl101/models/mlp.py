@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from dl101.errors import ConfigError
 from dl101.models.activations import activation as make_activation
 from dl101.models.activations import check_activation
 from dl101.models.base import Classifier
@@ -44,17 +45,17 @@ class MLP(Classifier):
         super().__init__(num_classes=num_classes, **classifier_args)
         check_activation(activation, "model.activation")
         if init not in INITS:
-            raise ValueError(f"model.init={init!r}: choose one of {list(INITS)}")
+            raise ConfigError(f"model.init={init!r}: choose one of {list(INITS)}")
         sizes = [math.prod(input_shape), *hidden_sizes, num_classes]
         rates = list(dropout) if isinstance(dropout, Sequence) else [dropout] * (len(sizes) - 1)
         if len(rates) != len(sizes) - 1:
-            raise ValueError(
+            raise ConfigError(
                 f"model.dropout has {len(rates)} rates; give one, or one per linear layer "
                 f"({len(sizes) - 1}: the input and each hidden layer)"
             )
         for p in rates:
             if not 0 <= p < 1:
-                raise ValueError(f"model.dropout={p}: a dropout probability must be in [0, 1)")
+                raise ConfigError(f"model.dropout={p}: a dropout probability must be in [0, 1)")
         layers: list[nn.Module] = [nn.Flatten()]
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
             if rates[i] > 0:

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 from torchmetrics.text import Perplexity
 
+from dl101.errors import ConfigError
 from dl101.models.base import Classifier, Model
 
 CELLS = ("scratch", "rnn", "gru", "lstm")
@@ -78,10 +79,10 @@ def make_recurrent(
     dropout: float = 0.0,
 ) -> nn.Module:
     if cell not in CELLS:
-        raise ValueError(f"model.cell={cell!r}: choose one of {list(CELLS)}")
+        raise ConfigError(f"model.cell={cell!r}: choose one of {list(CELLS)}")
     if cell == "scratch":
         if bidirectional:
-            raise ValueError(
+            raise ConfigError(
                 "model.bidirectional=true needs a library cell (rnn, gru, lstm), not scratch"
             )
         return ScratchRNN(input_size, hidden_size, num_layers)
@@ -143,7 +144,7 @@ class RNNClassifier(Classifier):
     ):
         super().__init__(num_classes=num_classes, **classifier_args)
         if init not in INITS:
-            raise ValueError(f"model.init={init!r}: choose one of {list(INITS)}")
+            raise ConfigError(f"model.init={init!r}: choose one of {list(INITS)}")
         _, rows, cols = input_shape
         self.rnn = make_recurrent(cell, cols, hidden_size, num_layers, bidirectional, dropout)
         self.dense = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
@@ -156,6 +157,13 @@ class RNNClassifier(Classifier):
         h = last[0] if isinstance(last, tuple) else last  # LSTM returns (h, c); h: (L * D, B, H)
         top = torch.cat([h[-2], h[-1]], dim=1) if self.bidirectional else h[-1]  # (B, D * H)
         return self.dense(top)
+
+
+def perplexity(logits: Tensor, targets: Tensor) -> Tensor:
+    """The course's PPL = exp(-1/n sum_t log p(x_t | x_<t)) over all n tokens: (..., V) logits,
+    (...) target ids. Epoch values (val/ppl, test/ppl) aggregate the same over every batch."""
+    log_p = logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1))  # log p(x_t | x_<t)
+    return torch.exp(-log_p.mean())
 
 
 def detach_state(state):
@@ -173,6 +181,11 @@ class RNNLanguageModel(Model):
     carried across batches of the sequential scheme (and always during evaluation, which reads
     the held-out text as contiguous streams) and detached between batches.
     """
+
+    monitor = ("val/ppl", "min")
+    directions = {**Model.directions, "ppl": "min"}
+    judged_by = ("val/ppl", "test/ppl", "val/loss", "test/loss", "train/loss_epoch")
+    charts = {"perplexity": ["Multiline", [r"^(train|val)/ppl$"]], **Model.charts}
 
     def __init__(
         self,

@@ -12,8 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning import Callback
 from pytorch_lightning.plugins import TorchCheckpointIO
 
-from dl101.checkpoint_names import CheckpointError, named_checkpoint
 from dl101.files import write_atomic
+from dl101.run.ckpt_path import CheckpointError, named_checkpoint
 
 
 class RunConfigInCheckpoint(Callback):

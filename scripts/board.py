@@ -16,20 +16,36 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
-# File name -> TensorBoard page, with its run and tag filters in the URL.
+
+class View(NamedTuple):
+    """A TensorBoard page (its run and tag filters in the URL) in a `width` x 1000 window, and
+    the part of it a README paragraph is about: `crop` (left, top, right, bottom) in CSS pixels,
+    taken at `scale` device pixels per CSS pixel so that charts read at full size."""
+
+    page: str
+    crop: tuple[int, int, int, int]
+    scale: float = 2
+    width: int = 1600
+
+
 VIEWS = {
-    "tensorboard_mean_scalars.png": "#scalars&regexInput=mean%2F"
-    "&tagFilter=%5E(val%7Ctrain_eval)%2Facc%24&_smoothingWeight=0",
-    "tensorboard_custom_scalars.png": "#custom_scalars&regexInput=mean%2F&_smoothingWeight=0",
-    "tensorboard_hparams.png": "#hparams",
-    "tensorboard_summary_chart.png": "#images&regexInput=summary",
-    "tensorboard_summary_table.png": "#text&regexInput=summary",
+    "tensorboard_mean_scalars.png": View(
+        "#scalars&regexInput=mean%2F&tagFilter=%5E(val%7Ctrain_eval)%2Facc%24&_smoothingWeight=0",
+        (0, 56, 1070, 600),
+    ),
+    "tensorboard_custom_scalars.png": View(
+        "#custom_scalars&regexInput=mean%2F&_smoothingWeight=0", (0, 56, 1090, 840)
+    ),
+    "tensorboard_hparams.png": View("#hparams", (470, 56, 2300, 930), scale=1.3, width=2300),
+    "tensorboard_summary_chart.png": View("#images&regexInput=summary", (358, 160, 735, 462), 3),
+    "tensorboard_summary_table.png": View("#text&regexInput=summary", (360, 140, 1590, 520)),
 }
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--hide-scrollbars", "--window-size=1600,1000", "--virtual-time-budget=20000",
+    "--hide-scrollbars", "--virtual-time-budget=20000",
 ]  # fmt: skip
 
 
@@ -88,14 +104,22 @@ def tensorboard(
             process.wait(timeout=30)
 
 
-def screenshot(browser: str, url: str, path: Path) -> None:
+def screenshot(browser: str, url: str, path: Path, view: View) -> None:
+    """The view's part of the page at `url`, as a PNG."""
+    from PIL import Image
+
+    window = [f"--window-size={view.width},1000", f"--force-device-scale-factor={view.scale}"]
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={path}", url],
+            [browser, *CHROMIUM_FLAGS, *window, f"--user-data-dir={profile}",
+             f"--screenshot={path}", url],
             check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-    if not path.is_file():
-        raise RuntimeError(f"chromium wrote no screenshot for {url}")
+        if not path.is_file():
+            raise RuntimeError(f"chromium wrote no screenshot for {url}")
+    with Image.open(path) as page:
+        part = page.crop(tuple(round(view.scale * edge) for edge in view.crop))
+    part.save(path, optimize=True)
 
 
 def take_screenshots(sweep_dir: Path, out_dir: Path) -> list[Path]:
@@ -110,6 +134,6 @@ def take_screenshots(sweep_dir: Path, out_dir: Path) -> list[Path]:
     with tensorboard(sweep_dir, loaded) as url:
         paths = []
         for name, view in VIEWS.items():
-            screenshot(browser, f"{url}/{view}", out_dir / name)
+            screenshot(browser, f"{url}/{view.page}", out_dir / name, view)
             paths.append(out_dir / name)
     return paths

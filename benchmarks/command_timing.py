@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from dl101 import PROJECT_ROOT
-from dl101.runs import find_runs, read_scalars
-from dl101.summary import fmt
+from dl101.results.runs import find_runs, read_events
+from dl101.results.tables import fmt
 
 PYTHON = [sys.executable]
 TRAIN = [*PYTHON, "-m", "dl101.train"]
@@ -64,7 +64,7 @@ def course_run_row(experiment: str, log_path: str, target: str, met) -> dict:
     command = [*TRAIN, f"experiment={experiment}"]
     with tempfile.TemporaryDirectory() as out_dir:
         wall = timed([*command, *QUIET, f"hydra.run.dir={out_dir}"], log_path)
-        scalars = read_scalars(Path(out_dir))
+        scalars, _ = read_events(Path(out_dir))
     fit = scalars["stats/fit_seconds"][-1][1]
     curve = [value for step, value in scalars.get("test_curve/acc", []) if step % 500 == 0]
     result = (

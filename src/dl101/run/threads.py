@@ -14,6 +14,8 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from dl101.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 # A forward + backward slower than this already keeps every core busy: no need to measure.
@@ -78,7 +80,7 @@ def threads_and_reason(cfg: DictConfig) -> tuple[int | None, str]:
     if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
         return threads, f"threads={threads}"
     if threads not in ("auto", None):
-        raise ValueError(f"threads={threads}: give auto, a positive number of threads, or null")
+        raise ConfigError(f"threads={threads}: give auto, a positive number of threads, or null")
     if (jobs := jobs_side_by_side()) is not None:
         return max(1, cores // jobs), f"{jobs} sweep jobs side by side on {cores} cores"
     devices = cfg.trainer.get("devices")

@@ -11,12 +11,11 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from rich.table import Table
 
-from dl101.checkpoints import load_checkpoint, restore_datamodule, run_config
 from dl101.data import model_args
-from dl101.data.images import SIZE, mnist_like
 from dl101.data.text import UNK, Vocab, tokenize
-from dl101.errors import InputError
+from dl101.errors import ConfigError, InputError
 from dl101.models import Classifier
+from dl101.run.checkpoints import load_checkpoint, restore_datamodule, run_config
 
 
 def load_for_prediction(ckpt_path: str):
@@ -24,7 +23,7 @@ def load_for_prediction(ckpt_path: str):
     checkpoint = load_checkpoint(ckpt_path)
     run = run_config(checkpoint)
     datamodule = restore_datamodule(checkpoint, run.data)
-    model = instantiate(run.model, **model_args(datamodule))
+    model = instantiate(run.model, **model_args(datamodule, run.model))
     model.load_state_dict(checkpoint["state_dict"])
     return model, datamodule
 
@@ -41,13 +40,14 @@ def as_rows(values) -> list[list[float]]:
 def predict(model, datamodule, rows: list[list[float]]) -> torch.Tensor:
     """Raw input rows -> class probabilities (N, C) for a classifier, values (N,) otherwise."""
     raw = torch.tensor(rows, dtype=torch.float32)
-    expected = torch.Size(datamodule.input_shape).numel()
+    shape = tuple(datamodule.model_args()["input_shape"])
+    expected = torch.Size(shape).numel()
     if raw.shape[1:].numel() != expected:
-        raise ValueError(
+        raise InputError(
             f"input rows have {raw.shape[1:].numel()} values; this model takes {expected} "
-            f"(shape {tuple(datamodule.input_shape)})"
+            f"(shape {shape})"
         )
-    x = datamodule.transform(raw.reshape(len(rows), *datamodule.input_shape))
+    x = datamodule.transform(raw.reshape(len(rows), *shape))
     model.eval()
     outputs = model(x.to(model.device)).cpu()
     return outputs.softmax(-1) if isinstance(model, Classifier) else outputs
@@ -57,10 +57,9 @@ def prediction_table(model, datamodule, rows, targets=None, reference=None) -> T
     """One row per input: its raw values, the prediction, the true target or the reference gap."""
     outputs = predict(model, datamodule, rows)
     classifier = isinstance(model, Classifier)
-    names = getattr(datamodule, "feature_names", None)
+    names, target = datamodule.feature_names, datamodule.target_name
     show_inputs = names is not None and len(names) == len(rows[0])  # not for 784 pixels
-    classes = getattr(datamodule, "class_names", None) or [str(c) for c in range(10)]
-    target = getattr(datamodule, "target_name", "class")
+    classes = datamodule.class_names or [str(c) for c in range(outputs.shape[-1])]
 
     table = Table(title="Predictions")
     headers = names if show_inputs else ["row"]
@@ -89,21 +88,21 @@ def prediction_table(model, datamodule, rows, targets=None, reference=None) -> T
 
 
 def image_table(model, datamodule, files: list[Path], top: int = 3) -> Table:
-    """One row per picture of a digit: its top classes with their probabilities."""
-    if tuple(datamodule.input_shape) != (1, SIZE, SIZE) or not isinstance(model, Classifier):
-        raise InputError(
-            f"input={files[0]}: this checkpoint's model does not classify 28x28 images (it takes "
-            f"{tuple(datamodule.input_shape)}); give its raw values instead, input=[...]"
-        )
-    pixels = torch.stack([mnist_like(path) for path in files])
+    """One row per picture: its top classes with their probabilities. Each picture is read
+    as the checkpoint's data reads its own (a digit made MNIST-like, a folder's image resized)."""
+    if not isinstance(model, Classifier):
+        raise InputError(f"input={files[0]}: this checkpoint's model is not a classifier")
+    pixels = torch.stack([datamodule.read_picture(path) for path in files])
     probabilities = predict(model, datamodule, pixels.flatten(1).tolist())
+    names = datamodule.class_names or [str(c) for c in range(probabilities.shape[1])]
+    top = min(top, probabilities.shape[1])
     table = Table(title="Predictions")
     for header in ("image", "predicted", *(f"#{rank}" for rank in range(1, top + 1))):
         table.add_column(header, justify="left" if header == "image" else "right", no_wrap=True)
     for path, row in zip(files, probabilities, strict=True):
         values, classes = row.topk(top)
-        ranked = [f"{int(c)}  {p:.3f}" for p, c in zip(values, classes, strict=True)]
-        table.add_row(str(path), str(int(classes[0])), *ranked)
+        ranked = [f"{names[c]}  {p:.3f}" for p, c in zip(values, classes, strict=True)]
+        table.add_row(str(path), names[int(classes[0])], *ranked)
     return table
 
 
@@ -113,7 +112,7 @@ def generate(
 ) -> str:
     """The prompt followed by `length` sampled tokens; temperature 0 always takes the likeliest."""
     if temperature < 0:
-        raise ValueError(f"temperature={temperature}: must be >= 0")
+        raise ConfigError(f"temperature={temperature}: must be >= 0")
     model.eval()
     ids = vocab.encode(tokenize(prompt, level)) if prompt else torch.zeros(1, dtype=torch.long)
     logits, state = model(ids.unsqueeze(0).to(model.device))  # read the whole prompt

@@ -1,9 +1,9 @@
-"""`make bench`, or `python -m dl101.bench`: training throughput of every course model, four ways
-side by side in one process per model:
+"""`make bench`, or `python -m benchmarks.bench` from the checkout: training throughput of every
+course model, four ways side by side in one process per model:
 
   (a) plain:     a hand-written PyTorch loop over preloaded tensors (randperm, `x[idx]`): the
                  reference;
-  (b) lightning: `dl101.train.train` with the project's default config, as users run it
+  (b) lightning: `dl101.run.training.train` with the project's default config, as users run it
                  (logging, progress bar drawn as on a terminal, checkpointing on);
   (b0) bare:     the same Lightning run with no callbacks, logger or progress bar: what
                  Lightning itself costs;
@@ -15,9 +15,9 @@ the median is reported, with peak memory and the FLOP bound (training FLOPs per 
 this machine's measured matmul FLOP/s at the same thread count).
 
 With --commands (on in `make bench`), a second table times whole commands as typed: `--help`,
-course runs (fit apart from the rest), the regularization sweep (`dl101.command_timing`).
+course runs (fit apart from the rest), the regularization sweep (`benchmarks.command_timing`).
 
-    python -m dl101.bench [--models mlp cnn ...] [--repeats 3] [--scale 1.0] [--commands]
+    python -m benchmarks.bench [--models mlp cnn ...] [--repeats 3] [--scale 1.0] [--commands]
 """
 
 from __future__ import annotations
@@ -48,15 +48,15 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
+from benchmarks.command_timing import COMMAND_COLUMNS, command_cells, command_rows
 from dl101 import PROJECT_ROOT
-from dl101.command_timing import COMMAND_COLUMNS, command_cells, command_rows
-from dl101.config import compose_config
 from dl101.data import model_args
 from dl101.data.batching import TensorBatches
 from dl101.models.rnn import RNNLanguageModel, detach_state
-from dl101.summary import fmt, markdown_table
-from dl101.threads import fastest_threads
-from dl101.training import train
+from dl101.results.tables import fmt, markdown_table
+from dl101.run.config import compose_config
+from dl101.run.threads import fastest_threads
+from dl101.run.training import train
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,7 @@ def case_config(
         if bare:  # experiments add callbacks of their own (test-set curve, samples): none here
             cfg.callbacks = {}
         cfg.callbacks.step_timer = {
-            "_target_": "dl101.bench.StepTimer",
+            "_target_": "benchmarks.bench.StepTimer",
             "warmup": WARMUP,
             "steps": steps,
         }
@@ -168,7 +168,7 @@ def course_batches(cfg: DictConfig, batch_size: int) -> Iterator:
 
 def new_model(cfg: DictConfig, datamodule):
     torch.manual_seed(cfg.seed)
-    model = instantiate(cfg.model, **model_args(datamodule))
+    model = instantiate(cfg.model, **model_args(datamodule, cfg.model))
     return model.train()
 
 
@@ -382,6 +382,6 @@ def main(argv: list[str] | None = None) -> Path:
 
 if __name__ == "__main__":
     # Through the module's own name, so the worker processes find these functions by it.
-    from dl101 import bench
+    from benchmarks import bench
 
     bench.main(sys.argv[1:])

@@ -4,21 +4,16 @@ their verdicts, and the Markdown, CSV and rich forms they are written in. No tra
 
 from __future__ import annotations
 
+import collections
 import csv
 import math
-import os
-import re
 import statistics
-import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from dl101.runs import Run, group_runs, lower_is_better
+from dl101.results.runs import Run, group_runs
 
-# Which `course_result` entry a logged metric is compared with.
-COURSE_KEYS = {"train_eval/acc": "train_acc", "val/acc": "val_acc", "test/acc": "test_acc"}
 DEFAULT_METRICS = ["val/acc", "test/acc"]
 
 
@@ -48,15 +43,22 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
-def verdict(values: list[float], reference: list[float]) -> str:
-    """Mean difference, called a change only beyond 2 standard errors of that difference."""
-    if values == reference:
-        return "reference"
+def verdict(values: list[float], reference: list[float], direction: str | None = "max") -> str:
+    """The mean difference to the reference group, called better or worse (in the metric's
+    `direction`: "max" where higher is better) only beyond 2 standard errors of that
+    difference; each group needs two values or more. A metric without a direction (a time, a
+    norm) is only said to differ: which way is better is not dl101's to guess."""
     diff = statistics.mean(values) - statistics.mean(reference)
     se = (
         statistics.variance(values) / len(values) + statistics.variance(reference) / len(reference)
     ) ** 0.5
-    call = "better" if diff > 2 * se else "worse" if diff < -2 * se else "within seed spread"
+    gain = -diff if direction == "min" else diff
+    if abs(gain) <= 2 * se:
+        call = "within seed spread"
+    elif direction is None:
+        call = "beyond seed spread"
+    else:
+        call = "better" if gain > 0 else "worse"
     return f"{diff:+.4f} ({call})"
 
 
@@ -74,6 +76,20 @@ def gradient_flow_verdict(first_over_last: float, first_norm: float, band: float
     return "healthy"
 
 
+def flow_regimes(members: list[Run]) -> str:
+    """The gradient-flow regime a group's runs share at initialization, or how many are in
+    each when their seeds disagree ("healthy 2, exploding 1"); "-" where none logged it."""
+    regimes = collections.Counter(
+        gradient_flow_verdict(ratio, first)
+        for run in members
+        if (first := run.final("grad_flow/first_layer_at_init")) is not None
+        and (ratio := run.final("grad_flow/first_over_last_at_init")) is not None
+    )
+    if len(regimes) <= 1:
+        return next(iter(regimes), "-")
+    return ", ".join(f"{regime} {count}" for regime, count in regimes.most_common())
+
+
 def job_rows(
     runs: list[Run], metrics: list[str], sort_by: str | None = None
 ) -> tuple[list[str], list[list[str]]]:
@@ -81,8 +97,9 @@ def job_rows(
     of each metric; sorted by `sort_by` (best first) when the jobs logged it."""
     swept = list(dict.fromkeys(key for run in runs for key in run.swept))
     keys = swept or list(dict.fromkeys(key for run in runs for key in run.hparams()))
-    if sort_by and any(run.best(sort_by) is not None for run in runs):
-        sign = 1 if lower_is_better(sort_by) else -1
+    direction = next((d for run in runs if (d := run.direction(sort_by or ""))), None)
+    if sort_by and direction and any(run.best(sort_by) is not None for run in runs):
+        sign = -1 if direction == "max" else 1
         missing = float("inf")
         runs = sorted(
             runs,
@@ -107,12 +124,9 @@ def group_rows(
     where the config has one, the judged (last) metric against the first group, and the
     gradient-flow regime at initialization where it was logged."""
     groups = group_runs(runs, group_by)
-    course_keys = [
-        m
-        for m in metrics
-        if any(COURSE_KEYS.get(m) in (run.lookup("course_result") or {}) for run in runs)
-    ]
+    course_keys = [m for m in metrics if any(m in (r.lookup("course_result") or {}) for r in runs)]
     judged = metrics[-1]
+    direction = next((d for run in runs if (d := run.direction(judged))), None)
     compare = all(len(members) >= 2 for members in groups.values())  # seeds to judge spread
     flow = any(run.final("grad_flow/first_layer_at_init") is not None for run in runs)
     header = [" / ".join(group_by), "runs", *(f"{m} (mean ± std)" for m in metrics)]
@@ -123,20 +137,25 @@ def group_rows(
     def finals(members: list[Run], metric: str) -> list[float]:
         return [v for run in members if (v := run.final(metric)) is not None]
 
-    reference = finals(next(iter(groups.values())), judged)
+    first, *_ = groups
+    reference = finals(groups[first], judged)
     rows = []
     for name, members in groups.items():
         failed = sum(bool(run.failed) for run in members)
         cells = [name, f"{len(members)}" + (f" ({failed} failed)" if failed else "")]
         cells += [mean_std(finals(members, metric)) for metric in metrics]
         course = members[0].lookup("course_result") or {}
-        cells += [fmt(course.get(COURSE_KEYS[metric])) for metric in course_keys]
+        cells += [fmt(course.get(metric)) for metric in course_keys]
         if compare:
-            cells.append(verdict(finals(members, judged), reference))
+            values = finals(members, judged)
+            if name == first:
+                cells.append("reference")
+            elif len(values) < 2 or len(reference) < 2:  # its seeds failed: no spread to judge
+                cells.append("-")
+            else:
+                cells.append(verdict(values, reference, direction))
         if flow:
-            run = members[0]
-            ratio = run.final("grad_flow/first_over_last_at_init")
-            cells.append(gradient_flow_verdict(ratio, run.final("grad_flow/first_layer_at_init")))
+            cells.append(flow_regimes(members))
         rows.append(cells)
     return header, rows
 
@@ -169,7 +188,8 @@ def summary_table(
     if sort_by and sort_by not in metrics:
         metrics = [sort_by, *metrics]
     header, rows = job_rows(runs, metrics, sort_by)
-    return f"{len(runs)} runs" + (f", best {sort_by} first" if sort_by else ""), header, rows
+    title = f"{len(runs)} run" + "s" * (len(runs) != 1)
+    return title + (f", best {sort_by} first" if sort_by else ""), header, rows
 
 
 def write_report(path: Path, title: str, header: list[str], rows: list[list[str]]) -> Table:
@@ -185,39 +205,3 @@ def write_report(path: Path, title: str, header: list[str], rows: list[list[str]
     with (path / "report.csv").open("w", newline="") as f:
         csv.writer(f).writerows([header, *rows])
     return table
-
-
-def override(key: str, value: str) -> str:
-    """`key=value` as typed in a shell: quoted for Hydra (and the shell) where the value holds
-    characters of Hydra's override grammar, such as a sweep job's `lr=0.01,seed=1` folder."""
-    if re.fullmatch(r"[\w./+-]*", value):
-        return f"{key}={value}"
-    return f"'{key}=\"{value}\"'"
-
-
-def venv_command(program: str) -> str:
-    """`program` as this environment's own, typed so that it works as shown: bare when its venv
-    is active, else its path (relative to the current folder where it lies below it)."""
-    if os.environ.get("VIRTUAL_ENV") == sys.prefix:
-        return program
-    path = Path(sys.executable).parent / program
-    return str(path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path)
-
-
-def print_summary(
-    metrics: dict[str, float], output_dir: str, checkpoint: str | None = None
-) -> None:
-    """A finished run's final metrics, where its outputs are, and how to look at them."""
-    table = Table(title="Final metrics")
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in sorted(metrics.items()):
-        table.add_row(name, f"{value:.4f}")
-    console = Console()
-    console.print(table)
-    console.print(f"Logs and checkpoints: [bold]{output_dir}[/]")
-    if checkpoint:
-        again = f"{venv_command('python')} -m dl101.evaluate {override('ckpt_path', checkpoint)}"
-        console.print(f"Test it again: {again}", markup=False, soft_wrap=True)
-    board = f"{venv_command('tensorboard')} --logdir {Path(output_dir).parent}"
-    console.print(f"Open TensorBoard: [bold]make tensorboard[/]  (or: {board})", soft_wrap=True)

@@ -13,8 +13,11 @@ import re
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from dl101.internals import BASIC_SWEEPER
+
 SWEPT_KEYS_VAR = "DL101_SWEPT_KEYS"
 FAILED_MARKER = "FAILED"  # in a sweep job's folder: why it failed (written by dl101.train)
+FINISHED_MARKER = "final_metrics.json"  # in a run's folder once it ended: its final metrics
 MAX_NAME = 80
 UNSAFE = re.compile(r"[^A-Za-z0-9._+-]")  # what a value may keep in a shell-safe folder name
 
@@ -90,5 +93,5 @@ def job_name(num: int, job_overrides: list[str], keys_text: str, sweeper: str) -
     values = job_values(job_overrides, keys)
     if not values:
         return str(num)
-    grid = sweeper.endswith("BasicSweeper")
+    grid = sweeper == BASIC_SWEEPER
     return name_of(values) if grid else name_of(values, prefix=f"{int(num):03d}_")

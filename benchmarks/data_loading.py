@@ -1,7 +1,7 @@
 """Time one MNIST training epoch of data handling: dl101's in-memory batches vs the course's
 `torchvision.datasets.MNIST(transform=ToTensor())` + DataLoader. Both runs interleaved, median of N.
 
-    python scripts/bench_data.py [--batch-size 128] [--repeats 3]
+    python -m benchmarks.data_loading [--batch-size 128] [--repeats 3]
 """
 
 from __future__ import annotations
