@@ -204,3 +204,17 @@ def test_the_sweep_tables_are_the_committed_sweep_reports(name):
     report = (PROJECT_ROOT / "docs" / "results" / f"{name}.md").read_text().splitlines()
     table = "\n".join(line for line in report if line.startswith("|"))
     assert len(table.splitlines()) >= 6 and f"\n{table}\n" in README.read_text()
+
+
+def test_the_course_table_and_figures_are_the_committed_course_report():
+    """`docs/course.md` is what `make course`'s full run wrote: the README shows its table of the
+    course's numbers beside ours unchanged, and figures that the report shows from docs/course/."""
+    report = (PROJECT_ROOT / "docs" / "course.md").read_text()
+    section = report.split("## The course's numbers beside ours")[1].split("\n## ")[0]
+    table = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+    readme = README.read_text()
+    assert len(table.splitlines()) >= 20 and f"\n{table}\n" in readme
+    shown = re.findall(r"\]\(docs/(course/[^)]+\.png)\)", readme)
+    assert shown and all(f"]({name})" in report for name in shown)
+    assert all((PROJECT_ROOT / "docs" / name).is_file() for name in shown)
+    assert str(PROJECT_ROOT) not in report and "Runs: `logs/course/" in report  # no machine paths
