@@ -10,7 +10,7 @@ from dl101.data import MNISTDataModule
 from dl101.run.checkpoints import load_checkpoint
 from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, kill_at_step
-from tests.test_reliability import COMPARED, RESUMABLE
+from tests.test_reliability import COMPARED, KILL_STEP, RESUMABLE
 
 pytestmark = [
     pytest.mark.gpu,
@@ -41,7 +41,7 @@ def test_bf16_mixed_trains(mnist_dir, tmp_path):
 def test_killed_gpu_run_resumes_to_the_metrics_of_an_uninterrupted_one(mnist_dir, tmp_path):
     """Dropout and augmentation draw on the GPU: an exact resume needs the CUDA RNG state."""
     uninterrupted = train(compose_config(tmp_path / "a", [*RESUMABLE, *GPU]))
-    last = kill_at_step([*RESUMABLE, "trainer=gpu"], tmp_path / "b", step=750)
+    last = kill_at_step([*RESUMABLE, "trainer=gpu"], tmp_path / "b", step=KILL_STEP)
     assert load_checkpoint(str(last))["epoch"] == 0
     cfg = compose_config(tmp_path / "c", [*RESUMABLE, f"ckpt_path={last}", *GPU])
     resumed = train(cfg)

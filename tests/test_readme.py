@@ -73,7 +73,7 @@ def commands(text: str) -> list[tuple[list[str], str]]:
                 found.append(
                     (argv if argv[0] == "make" else [SCRIPTS[argv[0]], *argv[1:]], comment)
                 )
-    return found
+    return [c for i, c in enumerate(found) if c not in found[:i]]  # a table repeats commands
 
 
 def first_values(overrides: list[str]) -> list[str]:

@@ -24,13 +24,14 @@ from dl101.run.training import train
 from tests.helpers import QUIET, compose_config, kill_at_step, run_module, scalars
 
 ENV = {**os.environ, "DL101_ROOT": str(PROJECT_ROOT)}
-# 500 steps an epoch: the kill comes at step 750, in the middle of the second one. Dropout and
+# 250 steps an epoch: the kill comes at KILL_STEP, in the middle of the second one. Dropout and
 # augmentation draw random numbers every step: only a restored RNG state resumes them exactly.
 RESUMABLE = [
     "model=mlp", "model.dropout=0.2", "+regularization=augmentation", "seed=7",
     "trainer.deterministic=true", "trainer.max_epochs=3", "data.batch_size=16",
-    "data.train_subset=8000",
+    "data.train_subset=4000",
 ]  # fmt: skip
+KILL_STEP = 375
 COMPARED = ("val/acc", "val/loss", "test/acc", "test/loss")
 
 
@@ -54,7 +55,7 @@ def test_killed_run_resumes_in_its_folder_to_the_metrics_of_an_uninterrupted_one
 
     logs = tmp_path / "logs"
     killed = logs / "train" / "runs" / "default" / "killed"
-    last = kill_at_step([*RESUMABLE, f"paths.log_dir={logs}"], killed, step=750)
+    last = kill_at_step([*RESUMABLE, f"paths.log_dir={logs}"], killed, step=KILL_STEP)
     assert load_checkpoint(str(last))["epoch"] == 0  # only the first epoch was saved
 
     run_module("dl101.train", *RESUMABLE, f"paths.log_dir={logs}", "ckpt_path=last", *QUIET)
@@ -63,7 +64,7 @@ def test_killed_run_resumes_in_its_folder_to_the_metrics_of_an_uninterrupted_one
     for name in COMPARED:
         assert events[name][-1][1] == pytest.approx(uninterrupted[name], abs=1e-6), name
     steps = [step for step, _ in events["train/loss"]]
-    assert steps == sorted(set(steps)) and steps[-1] == 1499  # one curve, 3 epochs of 500
+    assert steps == sorted(set(steps)) and steps[-1] == 749  # one curve, 3 epochs of 250
     assert len(list((killed / "checkpoints").glob("epoch*.ckpt"))) == 1  # one best, still
 
 

@@ -93,6 +93,8 @@ def test_cnn_sweep_reports_accuracy_parameters_and_time(mnist_dir, tmp_path):
         "sweep=cnn",
         "data.train_subset=512",
         "trainer.max_epochs=1",
+        "trainer.limit_val_batches=4",
+        "trainer.limit_test_batches=4",
         "callbacks.progress_bar.refresh_rate=0",
         f"hydra.sweep.dir={tmp_path}",
     )

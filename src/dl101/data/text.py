@@ -134,6 +134,7 @@ class TextDataModule(DataModule):
         self.scheme, self.keep_on_device = scheme, keep_on_device
         self.vocab: Vocab | None = None
         self.splits: dict[str, torch.Tensor] = {}
+        self._texts: dict[str, str] | None = None  # read once: the corpus costs seconds a read
 
     @property
     def sequential(self) -> bool:
@@ -141,6 +142,12 @@ class TextDataModule(DataModule):
         return self.scheme == "sequential"
 
     def split_texts(self) -> dict[str, str]:
+        """The train/val/test text, read once (prepare_data, setup and model_args all ask)."""
+        if self._texts is None:
+            self._texts = self.read_splits()
+        return self._texts
+
+    def read_splits(self) -> dict[str, str]:
         """Disjoint train/val/test text: whole plays held out, or contiguous parts of one text."""
         if self.corpus == "shakespeare":
             plays = shakespeare_plays(self.data_dir)
