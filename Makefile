@@ -43,7 +43,7 @@ sample: $(STAMP) ## continue a prompt with the newest char_lm run: PROMPT="It is
 	$(BIN)/python -m dl101.sample ckpt_path=$(or $(CKPT),last) prompt="$(or $(PROMPT),It is raining)" $(ARGS)
 
 test: $(STAMP) data lint ## lint and run the fast test suite on every core (what CI runs)
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser
 	$(BIN)/python -m pytest -m slow --durations=12

@@ -38,15 +38,3 @@ def regularization_sweep(mnist_dir, tmp_path_factory):
         f"hydra.sweep.dir={sweep_dir}",
     )  # fmt: skip
     return sweep_dir, result
-
-
-# Fixtures that train or read for seconds, shared by several tests: under `make test`
-# (`-n auto --dist loadgroup`) the tests that use one run on one worker, so it is built once.
-SHARED_FIXTURES = ("regularization_sweep", "trained", "digits", "lr_sweep", "char_lm", "plays")
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        shared = next((name for name in SHARED_FIXTURES if name in item.fixturenames), None)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared))
