@@ -193,6 +193,7 @@ def test_a_torch_file_that_is_no_lightning_checkpoint_is_named_so(tmp_path):
         load_checkpoint(str(plain))
 
 
+@pytest.mark.slow  # launcher/subprocess plumbing: a dozen seconds
 def test_make_data_repairs_a_corrupted_file(mnist_dir, tmp_path):
     shutil.copytree(raw_dir(mnist_dir), raw_dir(tmp_path))
     target = raw_dir(tmp_path) / "train-labels-idx1-ubyte"
@@ -216,6 +217,7 @@ def test_make_data_repairs_a_corrupted_file(mnist_dir, tmp_path):
     assert bad_files(tmp_path) == {} and md5(target) == MNIST_MD5[target.name]
 
 
+@pytest.mark.slow  # launcher/subprocess plumbing: a dozen seconds
 def test_two_runs_started_together_get_their_own_folders(mnist_dir, tmp_path):
     command = train_command("debug=fast_dev_run", f"paths.log_dir={tmp_path}")
     processes = [

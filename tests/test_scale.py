@@ -71,6 +71,7 @@ def test_joblib_runs_two_jobs_in_parallel_with_their_own_folders(mnist_dir, tmp_
     assert log.count("torch threads: 1") == 2
 
 
+@pytest.mark.slow  # launcher/subprocess plumbing: a dozen seconds
 def test_submitit_local_runs_two_jobs(mnist_dir, tmp_path):
     run_module("dl101.train", "-m", "hydra/launcher=submitit_local", "seed=1,2", *QUICK,
                f"hydra.sweep.dir={tmp_path}")  # fmt: skip
@@ -78,6 +79,7 @@ def test_submitit_local_runs_two_jobs(mnist_dir, tmp_path):
         assert 0 < final_scalar(tmp_path / job, "test/acc") <= 1
 
 
+@pytest.mark.slow  # launcher/subprocess plumbing: a dozen seconds
 def test_optuna_search_writes_its_results(mnist_dir, tmp_path):
     run_module("dl101.train", "hparams_search=optuna", "hydra.sweeper.n_trials=3", *QUICK,
                f"hydra.sweep.dir={tmp_path}")  # fmt: skip

@@ -79,6 +79,7 @@ def test_course_logreg_logs_the_test_curve(mnist_dir, tmp_path):
     assert curve[-1][1] == pytest.approx(metrics["test/acc"], abs=1e-6)  # best = last here
 
 
+@pytest.mark.slow  # launcher/subprocess plumbing: a dozen seconds
 def test_multirun_from_the_command_line(mnist_dir, tmp_path):
     run_module("dl101.train", "-m", "model.optimizer.lr=0.01,0.1", "trainer.max_steps=20",
                f"paths.log_dir={tmp_path}")  # fmt: skip
