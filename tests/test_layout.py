@@ -102,16 +102,23 @@ def test_each_wing_imports_only_the_wings_below_it():
     assert wrong_way_imports(SRC) == []
 
 
+def fake_package(root: Path, files: dict[str, str]) -> None:
+    """`root/dl101/<path>` for each file, with an empty `__init__.py` in every folder."""
+    for name, text in files.items():
+        path = root / "dl101" / name
+        for folder in [path.parent, *path.parent.parents][: len(Path(name).parts)]:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "__init__.py").touch()
+        path.write_text(text)
+
+
 def test_the_wing_check_finds_an_import_the_wrong_way(tmp_path):
-    package = tmp_path / "dl101"
-    for wing_name in ("results", "run", "models"):
-        (package / wing_name).mkdir(parents=True)
-        (package / wing_name / "__init__.py").write_text("")
-    (package / "__init__.py").write_text("")
-    (package / "errors.py").write_text("")
-    (package / "run" / "training.py").write_text("from dl101.results import runs\n")
-    (package / "results" / "runs.py").write_text("def f():\n    from dl101.run import training\n")
-    (package / "models" / "mlp.py").write_text("from dl101.errors import InputError\n")
+    fake_package(tmp_path, {
+        "errors.py": "",
+        "run/training.py": "from dl101.results import runs\n",
+        "results/runs.py": "def f():\n    from dl101.run import training\n",
+        "models/mlp.py": "from dl101.errors import InputError\n",
+    })  # fmt: skip
     assert wrong_way_imports(tmp_path) == [
         "dl101.results.runs -> dl101.run",
         "dl101.results.runs -> dl101.run.training",
@@ -121,16 +128,13 @@ def test_the_wing_check_finds_an_import_the_wrong_way(tmp_path):
 def test_the_import_check_finds_a_planted_import(tmp_path):
     """The check itself: a library module that imports a command-line one, directly, from a
     package, relatively or inside a function, is named."""
-    package = tmp_path / "dl101"
-    for wing in ("course", "run", "results"):
-        (package / wing).mkdir(parents=True)
-        (package / wing / "__init__.py").write_text("")
-    for name in ("__init__.py", "train.py", "report.py", "course/__main__.py"):
-        (package / name).write_text("")
-    (package / "results" / "tables.py").write_text("def f():\n    from dl101.report import main\n")
-    (package / "run" / "inference.py").write_text("from dl101 import train\n")
-    (package / "course" / "runner.py").write_text("from . import __main__\n")
-    (package / "course" / "figures.py").write_text("import dl101.train as t\n")
+    fake_package(tmp_path, {
+        "train.py": "", "report.py": "", "course/__main__.py": "",
+        "results/tables.py": "def f():\n    from dl101.report import main\n",
+        "run/inference.py": "from dl101 import train\n",
+        "course/runner.py": "from . import __main__\n",
+        "course/figures.py": "import dl101.train as t\n",
+    })  # fmt: skip
     assert command_line_imports(tmp_path) == [
         "dl101.course.figures -> dl101.train",
         "dl101.course.runner -> dl101.course.__main__",
