@@ -8,14 +8,14 @@ STAMP := $(VENV)/.installed
 CONSTRAINTS ?= constraints.txt
 ARGS ?=
 PORT ?= 6006
-# Extras installed with dl101: dev tools, MLflow (logger=mlflow), notebooks (make notebooks),
-# Weights & Biases (logger=wandb).
-EXTRAS ?= dev,mlflow,notebooks,wandb
+# Extras installed with dl101: dev tools, the docs site (make docs), MLflow (logger=mlflow),
+# notebooks (make notebooks), Weights & Biases (logger=wandb). JupyterLab (make lab) on demand.
+EXTRAS ?= dev,docs,mlflow,notebooks,wandb
 
 .DEFAULT_GOAL := help
 .PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check gpu-bundle mutation screenshots \
 	course clean clean-logs sweep sweep-regularization sweep-stability sweep-cnn report \
-	predict sample mlflow notebooks
+	predict sample mlflow notebooks docs docs-serve lab
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -67,6 +67,19 @@ mlflow: $(STAMP) ## serve MLflow's UI for the logger=mlflow runs (logs/mlruns) o
 
 notebooks: $(STAMP) data ## run every notebook in notebooks/ headless, small budgets (outputs in logs/notebooks)
 	$(BIN)/python scripts/run_notebooks.py $(ARGS)
+
+lab: $(STAMP) ## JupyterLab on notebooks/ (installs the lab extra into .venv the first time)
+	@test -x $(BIN)/jupyter-lab || $(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) -e '.[lab]'
+	$(BIN)/jupyter-lab --notebook-dir notebooks $(ARGS)
+
+docs: $(STAMP) data ## run the notebooks, export them to docs/course/*.md + PNGs, build the site into site/
+	@start=$$(date +%s); \
+	$(BIN)/python scripts/run_notebooks.py --export docs/course $(ARGS) && \
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --quiet && \
+	echo "make docs: $$(( $$(date +%s) - start )) s; the site is in site/ (make docs-serve)"
+
+docs-serve: $(STAMP) ## serve the site on http://127.0.0.1:8000 from docs/ as it is (no notebook run)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:$(or $(DOCS_PORT),8000)
 
 mutation: $(STAMP) data ## mutation testing of what decides a user's conclusions (pyproject's [tool.mutmut]; ~11 min, not in CI)
 	$(BIN)/python -m pip install --quiet $(if $(CONSTRAINTS),-c $(CONSTRAINTS)) mutmut

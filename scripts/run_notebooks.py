@@ -1,15 +1,19 @@
 """`make notebooks`: run every notebook in notebooks/ headless, as a reader would from the top,
 at its small budget; the executed copies (with outputs) go to logs/notebooks/. Fails on the
-first cell error, naming the notebook and the cell.
+first cell error, naming the notebook and the cell. With --export (`make docs`), each executed
+notebook is also written as Markdown + PNGs (docs/course/<name>.md, <name>_files/): the course
+with its outputs, readable on the repository's pages and in the docs site.
 
-    python scripts/run_notebooks.py [notebooks/02_mlp.ipynb ...]
+    python scripts/run_notebooks.py [notebooks/02_mlp.ipynb ...] [--export docs/course]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import os
+import shutil
 import signal
 import sys
 import time
@@ -18,6 +22,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from nbconvert import MarkdownExporter
 from rich.console import Console
 from tensorboard import manager
 
@@ -43,6 +48,25 @@ def execute(path: Path, out_dir: Path, cell_timeout: int = 900) -> float:
     return time.perf_counter() - start
 
 
+def export(notebook: nbformat.NotebookNode, name: str, out_dir: Path) -> Path:
+    """An executed notebook as Markdown with its figures beside it (out_dir/<name>_files/, the
+    old ones removed first); paths of this machine shortened to the checkout's own."""
+    notebook = copy.deepcopy(notebook)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and "%tensorboard" in cell.source:
+            cell.outputs = []  # the frame of a live TensorBoard server: nothing without one
+    body, resources = MarkdownExporter().from_notebook_node(
+        notebook, resources={"output_files_dir": f"{name}_files"}
+    )
+    shutil.rmtree(out_dir / f"{name}_files", ignore_errors=True)
+    for relative, data in resources["outputs"].items():
+        (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / relative).write_bytes(data)
+    page = out_dir / f"{name}.md"
+    page.write_text(body.replace(f"{PROJECT_ROOT}/", "").replace(str(PROJECT_ROOT), "."))
+    return page
+
+
 def stop_tensorboards(started_after: float) -> None:
     """The TensorBoard servers the notebooks' `%tensorboard` cells started: stopped."""
     for info in manager.get_all():
@@ -55,6 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: notebooks/*.ipynb")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "logs" / "notebooks")
+    parser.add_argument("--export", type=Path, help="also write each as Markdown + PNGs here")
     args = parser.parse_args(argv)
     console = Console()
     started = time.time()
@@ -68,6 +93,9 @@ def main(argv: list[str] | None = None) -> None:
                 sys.exit(1)
             note = "" if seconds <= TARGET_SECONDS else f" [yellow](over {TARGET_SECONDS} s)[/]"
             console.print(f"{path.name}: {seconds:.0f} s{note}")
+            if args.export:
+                executed = nbformat.read(args.out / path.name, as_version=4)
+                console.print(f"  -> {export(executed, path.stem, args.export)}")
     finally:
         stop_tensorboards(started)
     console.print(f"Executed notebooks, with their outputs: {args.out}")

@@ -1,5 +1,6 @@
-"""The README as a new user reads it: every command in it runs as typed, and every expected
-result or time it quotes is the one its source (experiment file, sweep preset, budget) holds."""
+"""The README and the guides (docs/guide/) as a new user reads them: every command in them runs
+as typed, and every expected result or time they quote is the one its source (experiment file,
+sweep preset, budget) holds."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from omegaconf import OmegaConf
 from dl101 import CONFIG_DIR, PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
+GUIDES = sorted((PROJECT_ROOT / "docs" / "guide").glob("*.md"))
+EXPERIMENTS = PROJECT_ROOT / "docs" / "guide" / "experiments.md"
 BIN = Path(sys.executable).parent
 # Hydra command lines: module -> its config. Console scripts are the same entry points.
 HYDRA_MODULES = {"dl101.train": "train", "dl101.evaluate": "eval", "dl101.predict": "predict",
@@ -140,12 +143,19 @@ def check_command(argv: list[str], comment: str = "") -> None:
         assert flag in help_text(module), f"README: `{typed}`: {module} has no {flag}"
 
 
-README_COMMANDS = commands(README.read_text())
+README_COMMANDS = commands("\n".join(page.read_text() for page in [README, *GUIDES]))
 
 
 def test_the_readme_says_how_to_put_the_venv_on_path_before_its_first_command():
     text = README.read_text()
     assert -1 < text.find("source .venv/bin/activate") < text.index("python -m dl101")
+
+
+def test_the_readme_is_a_short_front_door_that_links_every_guide():
+    text = README.read_text()
+    assert len(text.splitlines()) <= 250
+    linked = set(re.findall(r"\]\(docs/guide/([\w-]+\.md)\)", text))
+    assert linked == {page.name for page in GUIDES}
 
 
 def test_the_readme_has_dozens_of_commands():
@@ -169,7 +179,7 @@ def test_an_unknown_override_in_a_readme_line_fails_the_check():
 
 
 def experiment_table(text: str) -> list[list[str]]:
-    section = text.split("## Experiments and what they give")[1].split("\n## ")[0]
+    section = text.split("# Experiments and what they give")[1].split("\n## ")[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows]
 
@@ -177,7 +187,7 @@ def experiment_table(text: str) -> list[list[str]]:
 def test_the_experiment_tables_results_and_times_are_their_sources():
     """Each row's result cell is `<expected.result>; <expected.time>` of what its command
     composes (its experiment file, sweep preset, or train.yaml for the default run)."""
-    rows = experiment_table(README.read_text())
+    rows = experiment_table(EXPERIMENTS.read_text())
     quoted = set()
     for command_cell, _, result in rows:
         (argv, _), *_ = commands(f"| {command_cell} |")
@@ -203,7 +213,7 @@ def test_the_sweep_tables_are_the_committed_sweep_reports(name):
     shows its table unchanged."""
     report = (PROJECT_ROOT / "docs" / "results" / f"{name}.md").read_text().splitlines()
     table = "\n".join(line for line in report if line.startswith("|"))
-    assert len(table.splitlines()) >= 6 and f"\n{table}\n" in README.read_text()
+    assert len(table.splitlines()) >= 6 and f"\n{table}\n" in EXPERIMENTS.read_text()
 
 
 def test_the_course_table_and_figures_are_the_committed_course_report():

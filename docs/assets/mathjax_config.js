@@ -1,0 +1,15 @@
+// MathJax 2 typesets what pymdownx.arithmatex marks: \( \) inline, \[ \] display.
+window.MathJax = {
+  tex2jax: {
+    inlineMath: [["\\(", "\\)"]],
+    displayMath: [["\\[", "\\]"]],
+    processEscapes: true,
+    processEnvironments: true,
+    ignoreClass: ".*",
+    processClass: "arithmatex",
+  },
+  // no locally installed fonts are looked for: the STIX-Web fonts come with the site
+  "HTML-CSS": { availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null },
+  showMathMenu: false,
+  messageStyle: "none",
+};
