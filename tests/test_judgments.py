@@ -1,5 +1,5 @@
 """What a summary concludes for the user, tested exactly against numbers computed by hand:
-the verdict on both sides of its threshold and in each direction, which value counts as a
+the verdict's columns (tests/test_verdicts.py: Welch's threshold), which value counts as a
 metric's best for every family dl101 logs, the order of the jobs, the columns of the group
 table, mean ± std, the mean runs' curves, and the gradient-flow regime at its band's edges."""
 
@@ -12,6 +12,7 @@ import pytest
 
 from dl101.results.runs import Run, mean_curve, spread
 from dl101.results.tables import (
+    COMPARED_BY,
     fmt,
     gradient_flow_verdict,
     group_rows,
@@ -23,37 +24,13 @@ from dl101.results.tables import (
 )
 
 CLASSIFIER = {"directions": {"acc": "max", "acc_best": "max", "loss": "min", "loss_epoch": "min"}}
+WELCH = COMPARED_BY  # the verdict column's test, named in its header
 LANGUAGE = {"directions": {"ppl": "min", "loss": "min", "loss_epoch": "min"}}
 REGRESSION = {"directions": {"mse": "min", "loss": "min", "loss_epoch": "min"}}
 
 
 def run(name: str, events: dict, config: dict | None = None, judged=CLASSIFIER, **kw) -> Run:
     return Run(Path(name), config or {}, kw.pop("overrides", []), events, judged=judged, **kw)
-
-
-def se_of(values: list[float], reference: list[float]) -> float:
-    """The standard error of a difference of means, written out."""
-
-    def var(v):
-        m = sum(v) / len(v)
-        return sum((x - m) ** 2 for x in v) / (len(v) - 1)
-
-    return math.sqrt(var(values) / len(values) + var(reference) / len(reference))
-
-
-@pytest.mark.parametrize("direction", ["max", "min"])
-def test_the_verdict_changes_exactly_at_two_standard_errors(direction):
-    reference = [0.50, 0.52, 0.54]  # mean 0.52, variance 0.0004
-    spread = [-0.02, 0.0, 0.02]
-    se = se_of([0.5 + d for d in spread], reference)  # the same spread, any mean
-    above, below = 2 * se + 1e-4, 2 * se - 1e-4
-    up_far = [0.52 + above + d for d in spread]
-    up_near = [0.52 + below + d for d in spread]
-    down_far = [0.52 - above + d for d in spread]
-    better, worse = ("better", "worse") if direction == "max" else ("worse", "better")
-    assert verdict(up_far, reference, direction) == f"{above:+.4f} ({better})"
-    assert verdict(up_near, reference, direction) == f"{below:+.4f} (within seed spread)"
-    assert verdict(down_far, reference, direction) == f"{-above:+.4f} ({worse})"
 
 
 def test_the_best_value_follows_each_metric_familys_direction():
@@ -110,22 +87,31 @@ def test_group_rows_give_mean_std_and_a_verdict_against_the_first_group():
     runs = groups({"base": [0.5, 0.52, 0.54], "better": [0.6, 0.62, 0.64],
                    "same": [0.5, 0.52, 0.54]}, "val/acc")  # fmt: skip
     header, rows = group_rows(runs, ["val/acc"], ["variant"])
-    assert header == ["variant", "runs", "val/acc (mean ± std)", "val/acc vs base"]
+    assert header == ["variant", "runs", "val/acc (mean ± std)", f"val/acc vs base ({WELCH})"]
     assert rows[0] == ["base", "3", "0.5200 ± 0.0200", "reference"]
-    assert rows[1] == ["better", "3", "0.6200 ± 0.0200", "+0.1000 (better)"]
-    assert rows[2][3] == "+0.0000 (within seed spread)"  # equal to the reference, not it
+    # t = 0.1 / sqrt(2 * 0.0004 / 3) = 6.12 at 4 degrees of freedom: p = 0.0036
+    assert rows[1] == [
+        "better",
+        "3",
+        "0.6200 ± 0.0200",
+        "+0.1000 [+0.0547, +0.1453] p=0.0036: better",
+    ]
+    assert rows[2][3] == "+0.0000 [-0.0453, +0.0453] p=1: not significant"  # equal, not it
 
 
 def test_a_lower_is_better_judged_metric_is_called_better_when_it_falls():
     runs = groups({"base": [2.0, 2.1, 2.2], "lower": [1.0, 1.1, 1.2]}, "val/ppl", LANGUAGE)
     _, rows = group_rows(runs, ["val/ppl"], ["variant"])
-    assert rows[1][-1] == "-1.0000 (better)"
+    assert rows[1][-1].startswith("-1.0000 [") and rows[1][-1].endswith(": better")
 
 
-def test_no_verdict_without_two_runs_in_every_group():
+def test_a_group_of_one_run_is_too_few_seeds_to_judge_and_single_runs_get_no_column():
     runs = groups({"a": [0.5, 0.6], "b": [0.7]}, "val/acc")
     header, rows = group_rows(runs, ["val/acc"], ["variant"])
-    assert not any("vs" in column for column in header)
+    assert header[-1] == f"val/acc vs a ({WELCH})"
+    assert rows[1] == ["b", "1", "0.7000", "too few seeds to judge"]
+    header, rows = group_rows(groups({"a": [0.5], "b": [0.7]}, "val/acc"), ["val/acc"], ["variant"])
+    assert not any("vs" in column for column in header)  # nothing to judge: no column
     assert rows[1] == ["b", "1", "0.7000"]
 
 
@@ -184,25 +170,25 @@ def test_a_seed_sweep_is_grouped_by_what_else_it_varies():
     title, header, rows = summary_table(runs)  # judged by test/acc, which they did not log
     assert title == "2 runs by lr: final values"
     assert rows == [["0.1", "2", "0.5000 ± 0.0000", "-", "reference"]]
-    assert header[-2:] == ["test/acc (mean ± std)", "test/acc vs 0.1"]
+    assert header[-2:] == ["test/acc (mean ± std)", f"test/acc vs 0.1 ({WELCH})"]
 
 
 def test_a_metric_without_a_direction_is_said_to_differ_not_to_be_better():
     runs = groups({"base": [1.0, 1.1, 1.2], "slow": [3.0, 3.1, 3.2]}, "stats/fit_seconds")
     _, rows = group_rows(runs, ["stats/fit_seconds"], ["variant"])
-    assert rows[1][-1] == "+2.0000 (beyond seed spread)"
-    assert verdict([3.0, 3.1], [1.0, 1.1], None) == "+2.0000 (beyond seed spread)"
-    assert verdict([1.0, 1.2], [1.0, 1.2], None) == "+0.0000 (within seed spread)"
+    assert rows[1][-1].startswith("+2.0000 [") and rows[1][-1].endswith(": differs")
+    assert verdict([3.0, 3.1], [1.0, 1.1], None).endswith("p=0.00125: differs")  # t=28.3, 2 df
+    assert verdict([1.0, 1.2], [1.0, 1.2], None).endswith("p=1: not significant")
 
 
 def test_a_group_whose_seeds_failed_gets_a_count_and_no_verdict():
     runs = groups({"base": [0.5, 0.52], "broken": [0.6], "pair": [0.5, 0.52]}, "val/acc")
     runs += [run("broken1", {}, {"variant": "broken"}, failed="FloatingPointError: NaN loss")]
     header, rows = group_rows(runs, ["val/acc"], ["variant"])
-    assert header[-1] == "val/acc vs base"
-    assert rows[1] == ["broken", "2 (1 failed)", "0.6000", "-"]  # one value: no spread
+    assert header[-1] == f"val/acc vs base ({WELCH})"
+    assert rows[1] == ["broken", "2 (1 failed)", "0.6000", "too few seeds to judge"]
     assert rows[0][1] == "2"
-    assert rows[2][-1] == "+0.0000 (within seed spread)"  # two seeds each: judged
+    assert rows[2][-1].endswith("p=1: not significant")  # two seeds each: judged
 
 
 def test_groups_of_two_keys_are_named_and_headed_by_both():

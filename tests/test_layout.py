@@ -166,7 +166,10 @@ def test_no_config_target_names_a_command_line_module():
 @pytest.mark.parametrize(
     ("module", "absent"),
     [
-        ("dl101.report", ("matplotlib", "torchvision", "pytorch_lightning", "dl101.callbacks")),
+        (
+            "dl101.report",
+            ("matplotlib", "torchvision", "pytorch_lightning", "dl101.callbacks", "scipy"),
+        ),  # scipy: only when a verdict is computed
         ("dl101.results.runs", ("torch", "matplotlib", "pytorch_lightning")),
         ("dl101.results.sweep_summary", ("torch", "matplotlib", "pytorch_lightning")),
         ("dl101.train", ("torch", "pytorch_lightning", "torchvision")),
