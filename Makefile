@@ -13,7 +13,7 @@ PORT ?= 6006
 EXTRAS ?= dev,docs,mlflow,notebooks,wandb
 
 .DEFAULT_GOAL := help
-.PHONY: help install data train eval test test-slow test-full lint format tensorboard bench bench-data gpu-check gpu-bundle mutation screenshots \
+.PHONY: help install data train eval test test-slow test-budget test-full lint format tensorboard bench bench-data gpu-check gpu-bundle mutation screenshots \
 	course clean clean-logs sweep sweep-regularization sweep-stability sweep-cnn report \
 	predict sample mlflow notebooks docs docs-serve lab
 
@@ -45,11 +45,14 @@ sample: $(STAMP) ## continue a prompt with the newest char_lm run: PROMPT="It is
 test: $(STAMP) data lint ## lint and run the fast test suite on every core (what CI runs)
 	$(BIN)/python -m pytest -n auto
 
-test-slow: $(STAMP) data ## the long tests: the README's accuracies at their budgets, DDP, course FAST, browser
+test-slow: $(STAMP) data ## the long tests: course FAST, notebooks, DDP, SLURM, the docs site and TensorBoard in a browser
 	$(BIN)/python -m pytest -m slow --durations=12
 
-test-full: $(STAMP) data lint ## lint and every test, the slow ones included
-	$(BIN)/python -m pytest -m "slow or not slow"
+test-budget: $(STAMP) data ## every accuracy and perplexity the guides quote, trained at its full budget (~20 min)
+	$(BIN)/python -m pytest -m budget --durations=12
+
+test-full: $(STAMP) data lint ## lint and every test, the slow and budget ones included
+	$(BIN)/python -m pytest -m "slow or budget or not slow"
 
 lint: $(STAMP) ## ruff check, and shellcheck on the shell scripts
 	$(BIN)/ruff check .

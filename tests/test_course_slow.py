@@ -40,6 +40,7 @@ MEASURED = [path.stem for path in sorted(Path(CONFIG_DIR, "experiment").glob("*.
             if "\n  metric:" in path.read_text()]  # fmt: skip
 
 
+@pytest.mark.budget  # minutes each: make test-budget, after a change that could move a result
 @pytest.mark.parametrize("experiment", MEASURED)
 def test_the_readme_result_at_its_budget(mnist_dir, tmp_path, experiment):
     cfg = compose_config(tmp_path, [f"experiment={experiment}", *QUIET])
