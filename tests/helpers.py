@@ -18,7 +18,7 @@ from dl101.run.config import compose_config
 
 __all__ = [
     "QUIET", "HoldAtStep", "NoSpaceFrom", "compose_config", "kill_at_step", "run_module",
-    "scalars", "write_digit_pictures",
+    "scalars", "write_digit_pictures", "write_shape_pictures",
 ]  # fmt: skip
 
 # Fast settings for in-process runs: no progress bar redraws, no model summary.
@@ -133,3 +133,31 @@ class NoSpaceFrom(Callback):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
             os.fsync = full
+
+
+SHAPES = ("circle", "square", "triangle")
+
+
+def write_shape_pictures(root: Path, per_class: int, seed: int = 0, size: int = 16) -> None:
+    """Colour pictures (RGB PNGs) of three shapes, a folder per shape, each in its own colour
+    at a random place: a folder a researcher might bring (`root/circle/000.png`)."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(seed)
+    colours = {"circle": (220, 40, 40), "square": (40, 200, 60), "triangle": (50, 70, 230)}
+    for shape in SHAPES:
+        (Path(root) / shape).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            image = Image.new("RGB", (size, size), (0, 0, 0))
+            draw = ImageDraw.Draw(image)
+            x, y, r = rng.randint(4, size - 5), rng.randint(4, size - 5), rng.randint(2, 4)
+            box = [x - r, y - r, x + r, y + r]
+            if shape == "circle":
+                draw.ellipse(box, fill=colours[shape])
+            elif shape == "square":
+                draw.rectangle(box, fill=colours[shape])
+            else:
+                draw.polygon([(x, y - r), (x - r, y + r), (x + r, y + r)], fill=colours[shape])
+            image.save(Path(root) / shape / f"{i:03d}.png")

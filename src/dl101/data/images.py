@@ -1,6 +1,8 @@
-"""A user's pictures of digits brought to MNIST's distribution: light digit on a dark
-background, the digit fitted in a 20x20 box and centred by its centre of mass in 28x28, as
-MNIST's images were made. Pixels stay raw (0..255): the model's own normalization follows."""
+"""A user's picture files: whether one is gray or in colour, as its file says, and one that is
+not a readable image refused in one line; and pictures of digits brought to MNIST's
+distribution: light digit on a dark background, the digit fitted in a 20x20 box and centred by
+its centre of mass in 28x28, as MNIST's images were made. Pixels stay raw (0..255): the model's
+own normalization follows."""
 
 from __future__ import annotations
 
@@ -14,6 +16,39 @@ from dl101.errors import InputError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SIZE, BOX = 28, 20  # MNIST: digits fitted in 20x20, centred in 28x28
+# PIL's modes of one gray channel (with alpha: LA; of 16 or 32 bits: I, F); a palette ("P") is
+# gray where each of its colours is.
+GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+
+
+def unreadable(path: Path, err: Exception) -> str:
+    """What is wrong with a file that is not a readable image, for a one-line error."""
+    reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return f"{path} is not an image that can be read ({reason})"
+
+
+def is_gray(image: Image.Image) -> bool:
+    """Whether the image holds gray levels only: as its mode declares, or for a palette image
+    (GIF, some PNGs), where each colour its pixels use is a gray."""
+    if image.mode in ("P", "PA"):
+        palette = image.getpalette() or []
+        used = [index for _, index in image.getcolors(maxcolors=256) or []]
+        return all(palette[3 * i] == palette[3 * i + 1] == palette[3 * i + 2] for i in used)
+    return image.mode in GRAY_MODES
+
+
+def picture_mode(path: Path) -> tuple[str, bool]:
+    """The file's PIL mode and whether it is gray, from its header; OSError (PIL's
+    UnidentifiedImageError among them) where the file is not an image."""
+    with Image.open(path) as image:
+        return image.mode, is_gray(image)
+
+
+def load_picture(path: Path, mode: str) -> Image.Image:
+    """The image converted to `mode` ("L": gray, "RGB"), every pixel read: a truncated file
+    fails here, as an OSError."""
+    with Image.open(path) as image:
+        return image.convert(mode)
 
 
 def image_files(path: str | Path) -> list[Path]:
