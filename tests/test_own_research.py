@@ -1,4 +1,4 @@
-"""The README's "Use it for your own research", as a user does it: its files written as they
+"""The guide "Use it for your own research" (docs/guide/own-research.md), as a user does it: its files written as they
 are printed into a folder outside the checkout, with pictures of MNIST digits in a folder per
 class; the configs compose and build there (fast), and (slow) its commands run as typed, a
 third model added the same way sweeps with seed means and its own HPARAMS columns."""
@@ -22,8 +22,8 @@ from dl101.run.hparams import run_hparams
 from dl101.run.training import build
 from tests.helpers import write_digit_pictures
 
-README = (PROJECT_ROOT / "README.md").read_text()
-SECTION = README[README.index("## Use it for your own research") :].split("\n## ")[0]
+GUIDE = (PROJECT_ROOT / "docs" / "guide" / "own-research.md").read_text()
+SECTION = GUIDE[GUIDE.index("# Use it for your own research") :].split("\n## ")[0]
 FILES = dict(re.findall(r"```\w*\n# my_research/(\S+)\n(.*?)```", SECTION, re.DOTALL))
 COMMANDS = [
     line
@@ -54,7 +54,7 @@ class TinyCNN(Classifier):
 
 @pytest.fixture(scope="module")
 def my_research(mnist_dir, tmp_path_factory) -> Path:
-    """The README's folder, its files as printed, and pictures of digits."""
+    """The guide's folder, its files as printed, and pictures of digits."""
     folder = tmp_path_factory.mktemp("elsewhere") / "my_research"
     for name, text in FILES.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
