@@ -166,8 +166,10 @@ def test_feature_maps_show_the_first_blocks_maps_before_pooling_with_their_filte
     figure = il.feature_maps(model, x, max_maps=16)
     shown = images(figure)
     conv, norm = model.features[0][0], model.features[0][1]
-    with torch.no_grad():
-        maps = torch.relu(norm(conv(x[None])))[0]  # eval mode: the running statistics
+    with torch.no_grad():  # eval mode: batch norm by its running statistics
+        normed = F.batch_norm(conv(x[None]), norm.running_mean, norm.running_var, norm.weight,
+                              norm.bias, training=False, eps=norm.eps)  # fmt: skip
+        maps = torch.relu(normed)[0]
     channels = maps.std(dim=(1, 2)).argsort(descending=True)[:16]
     assert len(shown) == 1 + 2 * 16  # the digit, then rows of 8 filters over their 8 maps
     np.testing.assert_allclose(shown[0], x[0].numpy())
