@@ -1,5 +1,6 @@
 """`ckpt_path=last|best` on log folders laid out as runs write them (no training): which file
-each name picks, what is refused and how, and the folder a resumed run continues in."""
+each name picks (`best` after a sweep: its best job by its model's monitor), what is refused
+and how, and the folder a resumed run continues in."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from dl101.run.ckpt_path import CheckpointError, best_of_run, named_checkpoint, newest_last, run_dir
+from dl101.run.ckpt_path import (
+    CheckpointError,
+    best_of_run,
+    choose_checkpoint,
+    named_checkpoint,
+    newest_last,
+    run_dir,
+)
 
 
 def checkpoint(folder: Path, name: str, age_s: float = 0, content=None) -> Path:
@@ -116,3 +124,52 @@ def test_a_resumed_run_continues_in_its_own_folder_and_nothing_else_does(tmp_pat
     torch.save({}, no_hydra / "last.ckpt")
     assert resolve(str(no_hydra / "last.ckpt")) == new  # no .hydra/: not a run's folder
     assert run_dir(new, "best", str(tmp_path / "empty"), "train", "default") == new  # refused later
+
+
+def sweep_job(sweep: Path, name: str, values: list[float], age_s: float, mode="max") -> Path:
+    """A finished sweep job: its best and last checkpoints, what its model monitors, and the
+    monitored metric's values in its TensorBoard events."""
+    from omegaconf import OmegaConf
+    from torch.utils.tensorboard import SummaryWriter
+
+    job = sweep / name
+    best = checkpoint(job / "checkpoints", "epoch001-step000010.ckpt", age_s)
+    checkpoint(job / "checkpoints", "last.ckpt", age_s)
+    monitor = "val/acc" if mode == "max" else "val/ppl"
+    OmegaConf.save({"monitor": monitor, "mode": mode}, job / "judged_by.yaml")
+    writer = SummaryWriter(str(job))
+    for step, value in enumerate(values):
+        writer.add_scalar(monitor, value, step)
+    writer.close()
+    return best
+
+
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_best_after_a_sweep_is_its_best_job_by_the_models_monitor_not_its_newest(tmp_path, mode):
+    logs = tmp_path / "logs"
+    older = logs / "train/multiruns/shapes/2026-01-01_09-00-00"
+    sweep_job(older, "width=64,seed=1", [0.1, 0.99] if mode == "max" else [9.0, 0.5], 900, mode)
+    sweep = logs / "train/multiruns/shapes/2026-01-01_10-00-00"
+    low, high = ([0.5, 0.7], [0.6, 0.9]) if mode == "max" else ([3.0, 2.0], [2.5, 1.5])
+    sweep_job(sweep, "width=8,seed=1", high, age_s=60, mode=mode)
+    sweep_job(sweep, "width=16,seed=2", low, age_s=5, mode=mode)  # the newest job
+    # width=4's best value (logged first, its final one is the worst) beats width=8's: the best
+    # value counts, not the final one; the older sweep's better value is not this sweep's
+    sweep_job(sweep, "width=4,seed=1", [0.95, 0.2] if mode == "max" else [1.0, 5.0], 30, mode)
+    chosen = choose_checkpoint("best", str(logs), "train", "shapes")
+    assert chosen.path == str(sweep / "width=4,seed=1" / "checkpoints" / "epoch001-step000010.ckpt")
+    assert named_checkpoint("best", str(logs), "train", "shapes") == chosen.path
+    monitor, value = ("val/acc", 0.95) if mode == "max" else ("val/ppl", 1.0)
+    assert chosen.note == (
+        f"ckpt_path=best: job width=4,seed=1 of the sweep {sweep}, best {monitor} {value:.4f} "
+        f"of 3 jobs: {chosen.path}"
+    )
+    last = named_checkpoint("last", str(logs), "train", "shapes")
+    assert last == str(sweep / "width=16,seed=2" / "checkpoints" / "last.ckpt")  # the newest
+
+
+def test_best_after_a_sweep_whose_jobs_logged_no_monitor_is_refused(tmp_path):
+    sweep = tmp_path / "logs/train/multiruns/default/t"
+    checkpoint(sweep / "job" / "checkpoints", "last.ckpt")
+    with pytest.raises(CheckpointError, match="no job of the sweep .* logged the metric"):
+        named_checkpoint("best", str(tmp_path / "logs"), "train", "default")

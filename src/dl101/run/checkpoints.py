@@ -13,7 +13,7 @@ from pytorch_lightning import Callback
 from pytorch_lightning.plugins import TorchCheckpointIO
 
 from dl101.files import write_atomic
-from dl101.run.ckpt_path import CheckpointError, named_checkpoint
+from dl101.run.ckpt_path import CheckpointError, choose_checkpoint
 
 
 class RunConfigInCheckpoint(Callback):
@@ -64,9 +64,12 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 def resolve_ckpt_path(
     ckpt_path: str | None, log_dir: str, task_name: str, experiment_name: str
 ) -> str | None:
-    """`last`/`best` -> that checkpoint of the newest run of `experiment_name` under
-    logs/<task_name>/; a path -> itself. Either is checked now, before anything runs."""
-    path = named_checkpoint(ckpt_path, log_dir, task_name, experiment_name)
+    """`last`/`best` -> that checkpoint of the newest run (or sweep) of `experiment_name` under
+    logs/<task_name>/, said in a line; a path -> itself. Either is checked now, before anything
+    runs."""
+    path, note = choose_checkpoint(ckpt_path, log_dir, task_name, experiment_name)
+    if note:
+        print(note)
     if path is not None:
         load_checkpoint(path)
     return path

@@ -1,10 +1,12 @@
-"""Checkpoints by name: `ckpt_path=last` or `best` -> a file of the newest run of an experiment,
-and the run folder a resumed training continues in. No torch here: Hydra resolves the run
-folder (the `dl101_run_dir` resolver) while it composes the config."""
+"""Checkpoints by name: `ckpt_path=last` -> the newest `last.ckpt` of an experiment; `best` ->
+the best checkpoint of its newest run, or, where that is a sweep, of the sweep's best job by the
+metric its model monitors; and the run folder a resumed training continues in. No torch here:
+Hydra resolves the run folder (the `dl101_run_dir` resolver) while it composes the config."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from dl101.errors import InputError
 
@@ -48,17 +50,67 @@ def best_of_run(checkpoints_dir: Path) -> Path:
     raise CheckpointError(f"ckpt_path=best: {checkpoints_dir / LAST} records no best checkpoint")
 
 
+class Chosen(NamedTuple):
+    """The checkpoint a name stands for, and what to tell the user about the choice."""
+
+    path: str | None
+    note: str | None = None
+
+
+def best_job(sweep: Path) -> tuple[Path, str]:
+    """The job of a sweep whose best value of its model's monitor (`judged_by.yaml`: the metric
+    its best checkpoint is chosen by, and its direction) is the best; and a line saying so."""
+    from omegaconf import OmegaConf
+
+    from dl101.results.runs import JUDGED_BY, read_events
+
+    jobs = sorted({path.parent.parent for path in sweep.glob(f"**/checkpoints/{LAST}")})
+    scored = []
+    for job in jobs:
+        judged = OmegaConf.load(job / JUDGED_BY) if (job / JUDGED_BY).is_file() else {}
+        monitor, mode = judged.get("monitor"), judged.get("mode")
+        values = [value for _, value in read_events(job)[0].get(monitor, [])] if monitor else []
+        if values:
+            best = max(values) if mode == "max" else min(values)
+            scored.append((-best if mode == "max" else best, job, monitor, best))
+    if not scored:
+        raise CheckpointError(
+            f"ckpt_path=best: no job of the sweep {sweep} logged the metric its model monitors "
+            "(judged_by.yaml); give the checkpoint's path, or ckpt_path=last"
+        )
+    _, job, monitor, value = min(scored, key=lambda item: item[0])  # the first of equals
+    return (
+        job,
+        f"job {job.name} of the sweep {sweep}, best {monitor} {value:.4f} of {len(scored)} jobs",
+    )
+
+
+def choose_checkpoint(
+    ckpt_path: str | None, log_dir: str, task_name: str, experiment_name: str
+) -> Chosen:
+    """`last` -> the newest run's `last.ckpt`; `best` -> the best checkpoint of the newest run,
+    or of the best job of the newest sweep; else the path as given."""
+    if ckpt_path in (None, ""):
+        return Chosen(None)
+    if str(ckpt_path) == "last":
+        return Chosen(str(newest_last(log_dir, task_name, experiment_name)))
+    if str(ckpt_path) != "best":
+        return Chosen(str(ckpt_path))
+    newest = newest_last(log_dir, task_name, experiment_name)
+    sweeps = Path(log_dir) / task_name / "multiruns" / experiment_name
+    if not newest.is_relative_to(sweeps):
+        best = best_of_run(newest.parent)
+        return Chosen(str(best), f"ckpt_path=best: {best} (the newest run of {experiment_name})")
+    job, said = best_job(sweeps / newest.relative_to(sweeps).parts[0])
+    best = best_of_run(job / "checkpoints")
+    return Chosen(str(best), f"ckpt_path=best: {said}: {best}")
+
+
 def named_checkpoint(
     ckpt_path: str | None, log_dir: str, task_name: str, experiment_name: str
 ) -> str | None:
-    """`last` -> the newest run's `last.ckpt`, `best` -> its best checkpoint, else the path."""
-    if ckpt_path in (None, ""):
-        return None
-    if str(ckpt_path) == "last":
-        return str(newest_last(log_dir, task_name, experiment_name))
-    if str(ckpt_path) == "best":
-        return str(best_of_run(newest_last(log_dir, task_name, experiment_name).parent))
-    return str(ckpt_path)
+    """The file `ckpt_path` names (see `choose_checkpoint`)."""
+    return choose_checkpoint(ckpt_path, log_dir, task_name, experiment_name).path
 
 
 def run_dir(
