@@ -302,24 +302,24 @@ def feature_maps(model, x: Tensor, max_maps: int = 16, columns: int = 8) -> Figu
     maps, names = first_block_maps(model, x)
     order = maps.std(dim=(1, 2)).argsort(descending=True)[:max_maps]
     probabilities = model(x[None].to(conv.weight.device))[0].softmax(-1).cpu()
+    columns = min(columns, len(order))
     rows = math.ceil(len(order) / columns)
     figure = Figure(figsize=(1.4 * columns + 3, 2.7 * rows + 0.8))
-    left, right = figure.subfigures(1, 2, width_ratios=[3, 1.4 * columns])
-    digit_ax = left.subplots()
+    grid = figure.add_gridspec(2 * rows, columns + 2)  # the digit over two columns, then pairs
+    digit_ax = figure.add_subplot(grid[:, :2])
     digit_ax.imshow(x[0].cpu().numpy(), cmap="gray_r")
     digit_ax.set_title(f"input\npredicted {int(probabilities.argmax())} "
                        f"(p = {probabilities.max():.2f})", fontsize=9)  # fmt: skip
-    digit_ax.axis("off")
-    axes = right.subplots(2 * rows, columns, squeeze=False)
-    for ax in axes.flat:
+    axes = [[figure.add_subplot(grid[r, c + 2]) for c in range(columns)] for r in range(2 * rows)]
+    for ax in [digit_ax, *(ax for row in axes for ax in row)]:
         ax.axis("off")
     for slot, channel in enumerate(order.tolist()):
         row, col = 2 * (slot // columns), slot % columns
         weights = conv.weight[channel, 0].cpu()
         bound = weights.abs().max().item()
-        axes[row, col].imshow(weights.numpy(), cmap="RdBu_r", vmin=-bound, vmax=bound)
-        axes[row, col].set_title(f"filter {channel}", fontsize=8)
-        axes[row + 1, col].imshow(maps[channel].numpy(), cmap="magma")
+        axes[row][col].imshow(weights.numpy(), cmap="RdBu_r", vmin=-bound, vmax=bound)
+        axes[row][col].set_title(f"filter {channel}", fontsize=8)
+        axes[row + 1][col].imshow(maps[channel].numpy(), cmap="magma")
     k = conv.kernel_size[0]
     figure.suptitle(f"IV E: the first layer's {k}x{k} filters (red +, blue −) and their maps "
                     f"after {' → '.join(names)}\n({len(order)} of {len(maps)}: those with the "
