@@ -130,6 +130,16 @@ def course_table(name: str, runs: list[Run], full: bool = False) -> str:
     return "\n\n".join(tables) or "The course prints no number for this experiment."
 
 
+def show_figure(figure, name: str):
+    """A matplotlib figure drawn by the package (dl101.course.illustrations), saved as
+    logs/notebooks/figures/<name>.png and shown in the notebook (and in its exported page)."""
+    from IPython.display import Image
+
+    from dl101.course.figures import save  # matplotlib: only now
+
+    return Image(filename=save(figure, log_dir() / "notebooks" / "figures" / f"{name}.png"))
+
+
 def course_figures(runs: dict[str, list[Run]], full: bool = False) -> list[Path]:
     """The course's figures for these experiments, drawn as `make course` draws them, as PNG
     files under logs/notebooks/figures/."""
