@@ -1,7 +1,8 @@
 """Faults a user can cause or meet end in one line, `Error: <what> (<where>): <what to do>`,
 and exit status 1, with nothing lost: a value of the wrong type refused before anything is
 built, a disk that fills up mid-run (the last good checkpoint kept, and resumed from), a folder
-that cannot be made, a folder without runs. An unexpected error keeps its traceback, and
+that cannot be made, a folder without runs, a `_target_` naming a module or class that is not
+there, a config key its constructor does not take. An unexpected error keeps its traceback, and
 HYDRA_FULL_ERROR=1 shows any."""
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ import errno
 
 import pytest
 from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
-from dl101.errors import ConfigError, InputError, error_boundary, one_line
+from dl101 import PROJECT_ROOT
+from dl101.errors import ConfigError, InputError, error_boundary, locate, one_line
 from dl101.run.checkpoints import load_checkpoint
 from dl101.run.config_types import check_types
 from tests.helpers import compose_config, run_module
@@ -132,3 +136,57 @@ def test_hydra_full_error_shows_the_traceback_of_an_anticipated_error(monkeypatc
     with pytest.raises(SystemExit) as ended, error_boundary():
         raise InputError("ckpt_path=x: no such file")
     assert ended.value.code == 1
+
+
+@pytest.mark.parametrize(
+    ("override", "line"),
+    [
+        (
+            "model._target_=my_models.TinyCNN",
+            "Error: model._target_=my_models.TinyCNN: no module named my_models on Python's "
+            f"search path ({PROJECT_ROOT}",
+        ),
+        (
+            "model._target_=dl101.models.TinyCNN",
+            "Error: model._target_=dl101.models.TinyCNN: dl101.models "
+            f"({PROJECT_ROOT / 'src/dl101/models/__init__.py'}) has no TinyCNN (it has CNN, MLP,",
+        ),
+        (
+            "+model.widht=8",
+            "Error: model.widht: MLP takes no argument widht (MLP(input_shape, num_classes, "
+            "hidden_sizes, activation, dropout, init, init_std, **classifier_args) -> "
+            "Classifier(num_classes, **model_args) -> Model(optimizer, scheduler, "
+            "scheduler_interval)): remove it (~model.widht) or give one of those",
+        ),
+    ],
+)
+def test_a_target_naming_nothing_or_a_key_its_constructor_lacks_is_one_line(
+    tmp_path, override, line
+):
+    result = run_module("dl101.train", "model=mlp", override, f"hydra.run.dir={tmp_path}/run",
+                        check=False)  # fmt: skip
+    assert error_line(result).startswith(line)
+
+
+def test_what_a_target_lacks_is_named_in_process(tmp_path, monkeypatch):
+    """A module that imports a package that is not installed, a name it does not define, a
+    required argument not given: each one line; any other error of one's code keeps its
+    traceback (a syntax error is a bug to read, not a fault to report)."""
+    (tmp_path / "mine.py").write_text("import not_installed_anywhere\n")
+    (tmp_path / "ok.py").write_text(
+        "class Net:\n    def __init__(self, width, **kw):\n        pass\n"
+    )
+    (tmp_path / "broken.py").write_text("def (:\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(InputError, match="^model._target_=mine.Net: module mine imports "
+                       "not_installed_anywhere, which is not installed"):  # fmt: skip
+        locate("mine.Net", "model._target_")
+    with pytest.raises(InputError, match=r"^data._target_=ok.Nett: ok \(.*ok.py\) has no Nett "
+                       r"\(it has Net\): check the name$"):  # fmt: skip
+        locate("ok.Nett", "data._target_")
+    with pytest.raises(SyntaxError):
+        locate("broken.Net", "model._target_")
+    try:
+        instantiate(OmegaConf.create({"model": {"_target_": "ok.Net"}}).model)
+    except InstantiationException as err:
+        assert one_line(err) == "model: Net needs width (Net(width, **kw)): give model.width=..."

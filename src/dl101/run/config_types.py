@@ -19,7 +19,7 @@ from typing import Any, Literal, Union
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
-from dl101.errors import ConfigError
+from dl101.errors import ConfigError, locate
 
 # The run's own keys (conf/train.yaml): what reads them is dl101's, not a constructor.
 RUN_KEYS = {
@@ -82,11 +82,10 @@ def matches(value, hint) -> bool:
     return True  # a callable, a type variable, an annotation it cannot read
 
 
-def declared_types(target: str) -> dict:
-    """The constructor's declared argument types of `target` (a class or a function)."""
-    from hydra.utils import get_object
-
-    obj = get_object(target)
+def declared_types(target: str, key: str) -> dict:
+    """The constructor's declared argument types of `target` (a class or a function); one that
+    names nothing is refused in one line, naming the part that is missing."""
+    obj = locate(target, f"{key}._target_")
     function = obj.__init__ if inspect.isclass(obj) else obj
     try:
         hints = typing.get_type_hints(function)
@@ -111,7 +110,7 @@ def wrong_types(node, key: str) -> list[str]:
         return [p for i, value in enumerate(node) for p in wrong_types(value, f"{key}[{i}]")]
     if not isinstance(node, dict):
         return []
-    hints = declared_types(node["_target_"]) if "_target_" in node else {}
+    hints = declared_types(node["_target_"], key) if "_target_" in node else {}
     problems = []
     for name, value in node.items():
         path = f"{key}.{name}"
