@@ -31,3 +31,14 @@ def _run_dir(new_dir, ckpt_path, log_dir, task_name, experiment_name) -> str:
 
 # A single run's folder (conf/hydra/default.yaml): a resumed training continues in its own.
 OmegaConf.register_new_resolver("dl101_run_dir", _run_dir, replace=True)
+
+
+def _work_dir(checkout) -> str:
+    """Where runs keep their `logs/`: the checkout for a run started inside it, else the folder
+    the run is started from (Hydra's and lightning-hydra-template's convention)."""
+    cwd, checkout = Path.cwd().resolve(), Path(checkout).resolve()
+    return str(checkout if cwd.is_relative_to(checkout) else cwd)
+
+
+# conf/paths: `log_dir` beside the user's work (DL101_LOG_DIR: anywhere else).
+OmegaConf.register_new_resolver("dl101_work_dir", _work_dir, replace=True)

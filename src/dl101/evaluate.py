@@ -23,6 +23,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         restore_datamodule,
         run_config,
     )
+    from dl101.run.config import absolute_data_paths
     from dl101.run.training import instantiate_group
 
     # Testing only: the checkpoint's training callbacks are not needed to restore its weights.
@@ -32,7 +33,9 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     )
     checkpoint = load_checkpoint(ckpt_path)
     run = run_config(checkpoint)
-    datamodule = restore_datamodule(checkpoint, OmegaConf.merge(run.data, cfg.get("data") or {}))
+    # Its data, with the paths given here (+data.test_root=...) made absolute as training's were.
+    data_cfg = absolute_data_paths(OmegaConf.merge(run.data, cfg.get("data") or {}))
+    datamodule = restore_datamodule(checkpoint, data_cfg)
     model = instantiate(run.model, **model_args(datamodule, run.model))
     loggers = instantiate_group(cfg.get("logger"), "logger")
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False)

@@ -16,6 +16,8 @@ train, evaluate, predict, sweeps and their summaries then work for it unchanged.
   (how predictions are labelled);
 - `state_dict()` / `load_state_dict()`: what a checkpoint must keep to read new inputs as the
   training did (standardization statistics, a vocabulary), under the class's name;
+- `paths`: the names of its constructor's arguments that are files or folders, made absolute
+  when a run starts (its checkpoint then finds them from any working directory);
 - for pictures, `read_picture(path)`: one image file as raw inputs of `input_shape`.
 """
 
@@ -27,11 +29,12 @@ from pathlib import Path
 import torch
 from pytorch_lightning import LightningDataModule
 
-from dl101.errors import InputError
+from dl101.errors import InputError, locate
 
 
 class DataModule(LightningDataModule):
     class_names: list[str] | None = None
+    paths: tuple[str, ...] = ()
     feature_names: list[str] | None = None
     target_name: str = "class"
 
@@ -54,12 +57,10 @@ class DataModule(LightningDataModule):
 def model_args(datamodule, model_cfg) -> dict:
     """What `datamodule` tells the model `model_cfg` instantiates: the entries of its
     `model_args()` that the model's constructor names."""
-    from hydra.utils import get_object
-
     if not hasattr(datamodule, "model_args"):
         raise TypeError(
             f"data: {type(datamodule).__name__} has no model_args(): subclass "
             "dl101.data.DataModule (its docstring says what a datamodule provides)"
         )
-    parameters = inspect.signature(get_object(model_cfg._target_)).parameters
+    parameters = inspect.signature(locate(model_cfg._target_, "model._target_")).parameters
     return {name: value for name, value in datamodule.model_args().items() if name in parameters}

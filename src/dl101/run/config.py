@@ -1,8 +1,9 @@
-"""Compose a run's config in-process, as `python -m dl101.train` would, for code that calls
-`train()` directly (benchmarks, tests)."""
+"""A run's config: composed in-process, as `python -m dl101.train` would, for code that calls
+`train()` directly (benchmarks, tests); and its data's paths made absolute when a run starts."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -27,3 +28,19 @@ def compose_config(
         if not keep_hydra:
             del cfg.hydra
     return cfg
+
+
+def absolute_data_paths(data_cfg: DictConfig | None) -> DictConfig | None:
+    """The data config with the paths its datamodule declares (`DataModule.paths`: a folder of
+    pictures, a text file) made absolute against the working directory: a checkpoint then finds
+    its data from any folder, and evaluate, predict and sample work wherever they are started."""
+    from dl101.errors import locate
+
+    if not data_cfg or "_target_" not in data_cfg:
+        return data_cfg
+    for key in getattr(locate(data_cfg._target_, "data._target_"), "paths", ()):
+        value = data_cfg.get(key)
+        if isinstance(value, str) and value and not os.path.isabs(value):
+            with open_dict(data_cfg):
+                data_cfg[key] = os.path.abspath(value)
+    return data_cfg
