@@ -101,6 +101,8 @@ class SequentialStreams(Dataset):
 
 
 class TextDataModule(DataModule):
+    paths = ("data_dir", "path")  # made absolute when a run starts (corpus=file's text file)
+
     def __init__(
         self,
         data_dir: str,
