@@ -30,9 +30,13 @@ def venv_command(program: str) -> str:
 
 
 def print_summary(
-    metrics: dict[str, float], output_dir: str, checkpoint: str | None = None
+    metrics: dict[str, float],
+    output_dir: str,
+    checkpoint: str | None = None,
+    provenance: dict | None = None,
 ) -> None:
-    """A finished run's final metrics, where its outputs are, and how to look at them."""
+    """A finished run's final metrics, where its outputs are, how to look at them, and the
+    command that reproduces it (with the code it ran, where that had uncommitted changes)."""
     table = Table(title="Final metrics")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -46,3 +50,13 @@ def print_summary(
         console.print(f"Test it again: {again}", markup=False, soft_wrap=True)
     board = f"{venv_command('tensorboard')} --logdir {Path(output_dir).parent}"
     console.print(f"Open TensorBoard: [bold]make tensorboard[/]  (or: {board})", soft_wrap=True)
+    if provenance and provenance.get("reproduce"):
+        console.print(f"Reproduce it: {provenance['reproduce']}", markup=False, soft_wrap=True)
+        for name, code in provenance.get("code", {}).items():
+            if code.get("dirty"):
+                console.print(
+                    f"  with {name}'s code at {code['commit']} and its uncommitted changes: "
+                    f"git -C {code['path']} apply {code['diff']}",
+                    markup=False,
+                    soft_wrap=True,
+                )

@@ -27,8 +27,10 @@ from dl101.run.checkpoints import (
     load_checkpoint,
     resolve_ckpt_path,
 )
+from dl101.run.config import absolute_data_paths
 from dl101.run.config_types import check_types
 from dl101.run.hparams import log_hparams
+from dl101.run.provenance import record_provenance
 from dl101.run.sweep_jobs import mark_finished
 from dl101.run.threads import jobs_side_by_side, set_threads
 from dl101.run.trackers import finish_trackers
@@ -164,6 +166,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint on the official test set; return all final metrics."""
     quiet_known_warnings()
     check_types(cfg)  # a value of the wrong type is refused before anything is built
+    absolute_data_paths(cfg.get("data"))  # kept so in checkpoints: found from any folder
     # A bad ckpt_path is refused before anything runs.
     ckpt_path = resolve_ckpt_path(
         cfg.get("ckpt_path"), cfg.paths.log_dir, cfg.task_name, cfg.get("experiment_name")
@@ -183,8 +186,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = instantiate(
         cfg.trainer, callbacks=hide_unused_batch_hooks(callbacks), logger=loggers or False
     )
+    provenance = None
     if trainer.is_global_zero:
         write_judged_by(cfg.paths.output_dir, model, trainer)
+        provenance = record_provenance(cfg.paths.output_dir, trainer, loggers, "dl101.train")
     log_hparams(loggers, cfg, model, callbacks)
 
     try:
@@ -193,7 +198,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         finish_trackers(loggers)
     if trainer.is_global_zero:
         mark_finished(cfg.paths.output_dir, metrics)
-        print_summary(metrics, cfg.paths.output_dir, best or None)
+        print_summary(metrics, cfg.paths.output_dir, best or None, provenance)
     return metrics
 
 
