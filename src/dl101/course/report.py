@@ -16,7 +16,7 @@ from dl101.course import figures
 from dl101.course.figures import save
 from dl101.course.runner import experiment_overrides
 from dl101.results.runs import Run, find_runs
-from dl101.results.tables import group_rows, grouping, markdown_table, mean_std
+from dl101.results.tables import COMPARED_BY, group_rows, grouping, markdown_table, mean_std
 from dl101.run.checkpoints import load_checkpoint
 
 MNIST_CLASSIFIERS = ("logreg", "lenet", "cnn", "rnn")
@@ -69,10 +69,22 @@ def course_rows(experiments: dict, runs: dict[str, list[Run]]) -> list[str]:
 
 
 def sweep_table(runs: list[Run]) -> list[str]:
-    """The sweep's own summary (its `report` config), as the sweep printed it."""
+    """The sweep's own summary (its `report` config), as the sweep printed it, and how its
+    verdicts are reached where it has them."""
     report_cfg = runs[0].lookup("report") or {}
     metrics = list(report_cfg.get("metrics") or ["val/acc"])
-    return markdown_table(*group_rows(runs, metrics, grouping(runs) or ["overrides"]))
+    header, rows = group_rows(runs, metrics, grouping(runs) or ["overrides"])
+    table = markdown_table(header, rows)
+    if any(COMPARED_BY in column for column in header):
+        table += ["", VERDICTS]
+    return table
+
+
+VERDICTS = (
+    "Each setting against the first: Welch's t-test at 5 %, two-sided, over the seeds (the "
+    "difference of the means, its 95 % confidence interval and the p-value); `better` or "
+    "`worse` only where it rejects equal means, `not significant` otherwise."
+)
 
 
 def course_numbers(spec: dict, metric: str, key) -> dict:
