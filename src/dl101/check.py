@@ -1017,7 +1017,7 @@ def linear_backward(student: Callable) -> Result:
                 random(n_out, n_in, seed=n + 2, dtype=torch.float64),
             ),
         )
-        for n, n_in, n_out in ((6, 4, 3), (10, 5, 5), (1, 7, 2))
+        for n, n_in, n_out in ((10, 5, 5), (6, 4, 3), (1, 7, 2))
     ]
 
     def reference(dZ, H_prev, W):
@@ -1317,6 +1317,8 @@ def output_size(student: Callable) -> Result:
         (7, 2, 0, 2),
         (32, 3, 0, 1),
         (10, 3, 2, 3),
+        (28, 4, 0, 2),
+        (9, 3, 0, 3),
     ]
     cases = [Case(f"n={n}, k={k}, p={p}, s={s}", (n, k, p, s)) for n, k, p, s in settings]
 
@@ -1359,9 +1361,9 @@ def output_size(student: Callable) -> Result:
         cases,
         mistakes=mistakes,
         names=("the size",),
-        compares="with dl101.models.cnn.conv_output_size and nn.Conv2d's output on 8 settings of "
+        compares="with dl101.models.cnn.conv_output_size and nn.Conv2d's output on 10 settings of "
         "n, k, p and s.",
-        success="equal to conv_output_size and nn.Conv2d's output on 8 settings of n, k, p, s",
+        success="equal to conv_output_size and nn.Conv2d's output on 10 settings of n, k, p, s",
     )
 
 
