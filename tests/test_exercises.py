@@ -123,14 +123,15 @@ def flattened(input_shape, blocks, channels=True, pool=True, pad=True):
     return (c if channels else 1) * h * w
 
 
-def lenet(x, params, pool=F.max_pool2d, padding=2, last=lambda h: h):
+def lenet(x, params, pool=F.max_pool2d, padding=2, act=F.relu, last=lambda h: h):
     (w1, b1), (w2, b2), (w3, b3), (w4, b4), (w5, b5) = params
-    h = pool(F.relu(F.conv2d(x, w1, b1, padding=padding)), 2)
-    h = pool(F.relu(F.conv2d(h, w2, b2)), 2).flatten(1)
-    return last(F.linear(F.relu(F.linear(F.relu(F.linear(h, w3, b3)), w4, b4)), w5, b5))
+    h = pool(act(F.conv2d(x, w1, b1, padding=padding)), 2)
+    h = pool(act(F.conv2d(h, w2, b2)), 2).flatten(1)
+    return last(F.linear(act(F.linear(act(F.linear(h, w3, b3)), w4, b4)), w5, b5))
 
 
-def bptt(x, h0, W_xh, W_hh, b_h, grad_outputs, steps=None, carry=True, tanh_prime=True):
+def bptt(x, h0, W_xh, W_hh, b_h, grad_outputs, steps=None, carry=True, tanh_prime=True,
+         transpose=True):  # fmt: skip
     hs = [h0]
     for t in range(x.shape[1]):
         hs.append(torch.tanh(x[:, t] @ W_xh + hs[-1] @ W_hh + b_h))
@@ -139,7 +140,7 @@ def bptt(x, h0, W_xh, W_hh, b_h, grad_outputs, steps=None, carry=True, tanh_prim
         dz = grad_outputs[:, t] + (back if carry else 0)
         dz = dz * (1 - hs[t + 1] ** 2) if tanh_prime else dz
         grads = [grads[0] + x[:, t].T @ dz, grads[1] + hs[t].T @ dz, grads[2] + dz.sum(0)]
-        back = dz @ W_hh.T
+        back = dz @ (W_hh.T if transpose else W_hh)
     return tuple(grads)
 
 
@@ -312,6 +313,55 @@ WRONG = [
     ("epoch_one_accuracy", lambda: 0.1, "about chance"),
     ("epoch_one_accuracy", lambda: 92, "a percentage? answer a fraction"),
     ("epoch_one_accuracy", lambda: 0.5, "too pessimistic"),
+    ("epoch_one_accuracy", lambda: 0.995, "too optimistic"),
+    # Less common slips, each with its own diagnosis too.
+    ("squared_error", lambda y_hat, y: (y_hat - y).mean() ** 2, "the square of the mean"),
+    ("squared_error", lambda y_hat, y: ((y_hat - y) ** 2).mean() / 2, "off by a factor 1/2"),
+    ("softmax", lambda o: o / o.sum(dim=1, keepdim=True), "no exp"),
+    ("cross_entropy", lambda o, y: -o[torch.arange(len(y)), y].mean(),
+     "the logit is not a log-probability"),
+    ("cross_entropy",
+     lambda o, y: -(o.exp() / o.exp().sum(1, keepdim=True))[torch.arange(len(y)), y].log().mean(),
+     "exp overflows"),
+    ("parameters", lambda shape, c: math.prod(shape) * c + 1, "not one in all"),
+    ("parameters", lambda shape, c: shape[-1] * shape[-2] * c + c, "the channels are missing"),
+    ("best_degree", lambda: 2, "still misses part of the wave"),
+    ("sgd_weight_decay", lambda w, g, lr, wd: w - lr * (g - wd * w), "the weights grow"),
+    ("sgd_weight_decay", lambda w, g, lr, wd: w - lr * (g + wd), "not lambda w"),
+    ("dropout", lambda h, p, training: h * (torch.rand_like(h) >= p) * (1 - p) if training else h,
+     "multiplied by 1 - p instead of dividing"),
+    ("dropout", lambda h, p, training: h * (torch.rand_like(h) >= p) / p if training else h,
+     "divided by p"),
+    ("dropout", lambda h, p, training: h * (torch.rand_like(h) >= 0.3) / (1 - p) if training else h,
+     "of the units, nn.Dropout"),
+    ("dropout", lambda h, p, t: h * (torch.rand_like(h) >= p) / (1 - p) ** 2 if t else h,
+     "survivors scaled by"),
+    ("mlp_forward", lambda X, W, b: mlp_forward(X, W, b, act=torch.sigmoid), "sigmoid where"),
+    ("mlp_forward", lambda X, W, b: mlp_forward(X, W, b, last=lambda h: h.softmax(1)),
+     "returns probabilities"),
+    ("linear_backward", lambda dZ, H, W: (dZ.T @ H, dZ.sum(0), dZ @ W.T),
+     "dH_prev goes back through W, not W^T"),
+    ("activation_backward",
+     lambda dA, Z, act: dA * Z * (1 - Z) if act == "sigmoid" else dA * (
+         (Z > 0).double() if act == "relu" else 1 - torch.tanh(Z) ** 2), "not Z(1 - Z)"),
+    ("init", lambda n_in, n_out, act: torch.rand(n_out, n_in) * (6 / n_in) ** 0.5,
+     "not centred at 0"),
+    ("init", lambda n_in, n_out, act: torch.randn(n_out, n_in) * (2 / n_in) ** 0.5,
+     "ReLU's factor 2 on a tanh layer"),
+    ("accuracy", lambda o, y: (o.argmin(1) == y).float().mean(), "argmin"),
+    ("output_size", lambda n, k, p, s: (n + 2 * p - k + 1) // s, "the + 1 is inside"),
+    ("lenet_forward", lambda x, p: lenet(x, p, act=lambda h: h), "no ReLU"),
+    ("lenet_forward", lambda x, p: lenet(x, p, act=torch.tanh), "tanh, as the original"),
+    ("rnn_parameters", lambda i, h, t: i * h + h, "W_hh are missing"),
+    ("rnn_step", lambda X, H, Wx, Wh, b: torch.relu(X @ Wx + H @ Wh + b), "ReLU where"),
+    ("rnn_step", lambda X, H, Wx, Wh, b: torch.sigmoid(X @ Wx + H @ Wh + b), "sigmoid where"),
+    ("bptt", lambda *args: bptt(*args, transpose=False), "not W_hh^T"),
+    ("perplexity", lambda o, y: torch.exp(log_p(o, y).mean()), "the minus sign is missing"),
+    ("perplexity",
+     lambda o, y: torch.exp(-(o.exp() / o.exp().sum(-1, keepdim=True)).gather(-1, y[..., None])
+                            .log().mean()), "NaN on logits of 1000"),
+    ("rnn_classifier", lambda x, Wx, Wh, b, W, c: rnn_read(x, Wx, Wh, b)[0] @ W.T + c,
+     "the first state"),
 ]  # fmt: skip
 
 
