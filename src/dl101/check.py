@@ -127,6 +127,8 @@ def difference(answer, expected, names: Sequence[str], tol: float) -> str | None
             return f"{name} holds NaN or inf"
         if torch.allclose(got, -want, rtol=tol, atol=tol):
             return f"{name} has the wrong sign"
+        if not got.any():
+            return f"{name} is all zeros"
         nonzero = want.abs() > 1e-8
         if nonzero.any():
             ratio = got[nonzero] / want[nonzero]
