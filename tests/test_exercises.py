@@ -356,6 +356,7 @@ WRONG = [
     ("rnn_step", lambda X, H, Wx, Wh, b: torch.relu(X @ Wx + H @ Wh + b), "ReLU where"),
     ("rnn_step", lambda X, H, Wx, Wh, b: torch.sigmoid(X @ Wx + H @ Wh + b), "sigmoid where"),
     ("bptt", lambda *args: bptt(*args, transpose=False), "not W_hh^T"),
+    ("bptt", lambda x, h0, W_xh, W_hh, b_h, g: (0 * W_xh, 0 * W_hh, 0 * b_h), "dW_xh is all zeros"),
     ("perplexity", lambda o, y: torch.exp(log_p(o, y).mean()), "the minus sign is missing"),
     ("perplexity",
      lambda o, y: torch.exp(-(o.exp() / o.exp().sum(-1, keepdim=True)).gather(-1, y[..., None])
