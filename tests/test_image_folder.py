@@ -178,6 +178,7 @@ def test_a_restored_datamodule_tests_on_test_root_alone_with_its_saved_channels(
     gone = ImageFolderDataModule(str(tmp_path / "moved-away"), str(tmp_path / "test"))
     gone.load_state_dict(state)
     assert gone.model_args() == {"input_shape": [3, 28, 28], "num_classes": 3}
+    gone.prepare_data()  # as Lightning calls it before testing
     gone.setup("test")  # the training folder is not read: it is not there
     assert len(gone.test_set) == 6 and gone.train_set is None
     assert torch.equal(gone.mean, trained.mean)

@@ -162,8 +162,17 @@ class ImageFolderDataModule(DataModule):
         self.refuse_or_skip(bad, root, key)
         return torch.stack(pixels), torch.tensor(labels), folder.classes
 
+    def restored(self) -> bool:
+        """Whether a checkpoint's state was loaded: its statistics and classes are known."""
+        return self.mean is not None and self.class_names is not None
+
     def prepare_data(self) -> None:
-        self.folder(self.root)  # refused now, in one line, if it is not a folder of classes
+        # Refused now, in one line, if it is not a folder of classes; a checkpoint tested on
+        # its test folder needs that folder alone.
+        if self.restored() and self.test_root is not None:
+            self.folder(self.test_root, "data.test_root")
+        else:
+            self.folder(self.root)
 
     def model_args(self) -> dict:
         if self.class_names is None:
@@ -211,8 +220,7 @@ class ImageFolderDataModule(DataModule):
     def setup(self, stage: str | None = None) -> None:
         # Testing a checkpoint on test_root needs only that folder: the statistics, the
         # channels and the classes come from the checkpoint.
-        restored = self.mean is not None and self.class_names is not None
-        test_only = stage == "test" and self.test_root is not None and restored
+        test_only = stage == "test" and self.test_root is not None and self.restored()
         if self.train_set is None and not test_only:
             self.read_training_folder()
         if self.test_set is None:
