@@ -146,12 +146,13 @@ def test_a_third_model_added_the_same_way_sweeps_with_seed_means(my_research, tm
 
 
 def assert_best_job_chosen(printed: str, sweeps: Path) -> Path:
-    """`ckpt_path=best` named the newest sweep's job with the best val/acc (the classifiers'
-    monitor), read here from the jobs' own event files; return that job's folder."""
-    sweep = max(sweeps.iterdir(), key=lambda p: p.stat().st_mtime)
+    """`ckpt_path=best` named a job of the experiment's sweep (the only one when it ran) with the
+    best val/acc (the classifiers' monitor), read here from the jobs' own event files; return
+    that job's folder."""
     (line,) = [line for line in printed.splitlines() if line.startswith("ckpt_path=best: job ")]
-    name = re.match(r"ckpt_path=best: job (\S+) of the sweep", line).group(1)
-    runs = find_runs(sweep)
+    name, sweep = re.match(r"ckpt_path=best: job (\S+) of the sweep (\S+),", line).groups()
+    assert Path(sweep).parent == sweeps
+    runs = find_runs(Path(sweep))
     best = max(run.best("val/acc") for run in runs)
     chosen = next(run for run in runs if run.path.name == name)
     assert chosen.best("val/acc") == best, line
