@@ -4,9 +4,11 @@ the final weights validated, a checkpoint at the current step when the run is to
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -96,40 +98,88 @@ class ValidateFinalWeights(Callback):
 
 
 class SaveOnSignal(Callback):
-    """A run told to stop (SIGTERM: what a cluster sends before it kills a job) saves
-    `checkpoints/last.ckpt` at the current step, says how to resume, and stops; SIGUSR1 saves
-    it and carries on (outside SLURM, where Lightning's own requeue handles that signal).
-    Resumed with ckpt_path=last, the run continues from that very step."""
+    """A run told to stop (SIGTERM: what a cluster sends before it kills or preempts a job)
+    saves `checkpoints/last.ckpt` at the current step, says how to resume, and stops; SIGUSR1
+    saves it and carries on. Resumed with ckpt_path=last, the run continues from that very step.
+
+    In a job that submitit runs (hydra/launcher=submitit_slurm), submitit's requeue signal
+    (SIGUSR2: SLURM sends it `signal_delay_s` before the time limit) saves it too, and then
+    submitit requeues the job, which resumes from it in its own folder. Submitit's handler would
+    requeue and exit at once, in the middle of a step: it waits here for the end of the step."""
 
     def __init__(self) -> None:
         self.save_requested = False
+        self.requeue: tuple[int, Callable] | None = None  # submitit's signal and its handler
+        self.requeue_requested = False
 
     def on_fit_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, None):
             signal.signal(signal.SIGUSR1, self.request_save)
+        signum = submitit_requeue_signal()
+        if signum is not None and callable(handler := signal.getsignal(signum)):
+            self.requeue = (signum, handler)
+            signal.signal(signum, self.request_requeue)
 
     def request_save(self, signum, frame) -> None:
         self.save_requested = True
 
+    def request_requeue(self, signum, frame) -> None:
+        self.requeue_requested = True
+        name = signal.Signals(signum).name
+        print(f"{name}: saving last.ckpt at the end of this step, then requeued", file=sys.stderr)
+
     def on_train_batch_end(self, trainer: Trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if not (trainer.received_sigterm or self.save_requested):
-            return
+        if trainer.received_sigterm or self.save_requested or self.requeue_requested:
+            self.save(trainer)
+
+    def save(self, trainer: Trainer) -> None:
         path = last_checkpoint_path(trainer)
         trainer.save_checkpoint(path)
-        if self.save_requested and not trainer.received_sigterm:
-            print(f"SIGUSR1: saved {path} at step {trainer.global_step}", file=sys.stderr)
-        self.save_requested = False
-        if trainer.received_sigterm:
+        step, requeue = trainer.global_step, self.requeue_requested
+        self.save_requested = self.requeue_requested = False
+        if trainer.received_sigterm:  # a preemption: SLURM requeues the job itself
             print(
-                f"Stopped by SIGTERM at step {trainer.global_step}: saved {path}; resume with "
+                f"Stopped by SIGTERM at step {step}: saved {path}; resume with "
                 f"ckpt_path={path} (a sweep: its command again, with hydra.sweep.dir)",
                 file=sys.stderr,
             )
             raise SIGTERMException
+        if requeue:
+            self.hand_over_requeue(f"saved {path} at step {step}")
+            return
+        print(f"SIGUSR1: saved {path} at step {step}", file=sys.stderr)
+
+    def hand_over_requeue(self, done: str) -> None:
+        """Submitit's own handler, now that last.ckpt holds the current step: it requeues the
+        job (`scontrol requeue`) and exits."""
+        signum, handler = self.requeue
+        self.restore_handlers()
+        print(f"{signal.Signals(signum).name}: {done}; submitit requeues the job", file=sys.stderr)
+        handler(signum, None)  # exits; on the other ranks of a DDP job it returns
 
     def on_fit_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if self.requeue_requested:  # the signal came after the last training step
+            self.save(trainer)
+        self.restore_handlers()
+
+    def on_exception(self, trainer: Trainer, pl_module: LightningModule, exception) -> None:
+        self.restore_handlers()
+
+    def restore_handlers(self) -> None:
         if signal.getsignal(signal.SIGUSR1) == self.request_save:
             signal.signal(signal.SIGUSR1, signal.SIG_DFL)
+        if self.requeue is not None and signal.getsignal(self.requeue[0]) == self.request_requeue:
+            signal.signal(*self.requeue)
+
+
+def submitit_requeue_signal() -> int | None:
+    """The signal on which submitit requeues the job it runs (SIGUSR2 unless the job's
+    SUBMITIT_PREEMPT_SIGNAL names another); None outside a submitit job."""
+    if "SUBMITIT_EXECUTOR" not in os.environ:  # set by submitit's job scripts
+        return None
+    import submitit
+
+    return getattr(signal, "SIG" + submitit.JobEnvironment.USR_SIG)
 
 
 def last_checkpoint_path(trainer: Trainer) -> Path:

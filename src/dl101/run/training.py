@@ -13,6 +13,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.plugins.environments import SLURMEnvironment
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from dl101.data import model_args
@@ -153,6 +154,14 @@ def mark_failed(output_dir: str | Path, err: Exception) -> None:
     (Path(output_dir) / FAILED_MARKER).write_text(f"{type(err).__name__}: {err}\n")
 
 
+def cluster_plugins() -> list:
+    """In a SLURM job, Lightning's SLURM environment (the ranks of `srun`'s tasks) without its
+    own requeue: submitit requeues the job, once SaveOnSignal has saved last.ckpt at the end of
+    a step. Lightning's would save a checkpoint in the middle of a step, where a requeued sweep
+    job does not look, and requeue the job a second time."""
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
 def build(cfg: DictConfig) -> tuple[pl.LightningModule, pl.LightningDataModule]:
     """The run's model and datamodule, seeded as the run is: the data tells the model what only
     it knows (a vocabulary's size)."""
@@ -184,7 +193,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = run_callbacks(cfg, model)
     loggers = instantiate_group(logger_cfg, "logger")
     trainer: pl.Trainer = instantiate(
-        cfg.trainer, callbacks=hide_unused_batch_hooks(callbacks), logger=loggers or False
+        cfg.trainer,
+        callbacks=hide_unused_batch_hooks(callbacks),
+        logger=loggers or False,
+        plugins=[*instantiate(cfg.trainer.get("plugins") or []), *cluster_plugins()],
     )
     provenance = None
     if trainer.is_global_zero:
