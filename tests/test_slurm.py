@@ -80,20 +80,6 @@ def job_logs(sweep_dir: Path, task: str = "*") -> str:
     return "".join(path.read_text() for path in files)
 
 
-def finish(process: subprocess.Popen, sweep_dir: Path, timeout: float) -> None:
-    """Wait for the launcher; past `timeout`, end it and fail, showing what the jobs said.
-    (Without SLURM accounting submitit learns that a job ended only from the job's result file:
-    a job that dies without one would keep it waiting.)"""
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        pytest.fail(f"the sweep did not end in {timeout} s:\n{job_logs(sweep_dir)[-3000:]}")
-    said = sweep_dir.with_suffix(".out").read_text()
-    assert process.returncode == 0, said[-3000:] + job_logs(sweep_dir)[-3000:]
-
-
 def wait_for(condition, what: str, timeout: float = 240) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -101,26 +87,53 @@ def wait_for(condition, what: str, timeout: float = 240) -> None:
         time.sleep(0.2)
 
 
-def array_job(sweep_dir: Path) -> str:
+def array_job(sweep_dir: Path) -> str | None:
     """The SLURM job id of the sweep's job array (submitit's folder per task: <id>_<task>)."""
-    ids = {path.name.split("_")[0] for path in (sweep_dir / ".submitit").iterdir() if path.is_dir()}
-    assert len(ids) == 1, ids
-    return ids.pop()
+    folder = sweep_dir / ".submitit"
+    ids = {path.name.split("_")[0] for path in folder.glob("*") if path.is_dir()}
+    assert len(ids) <= 1, ids
+    return ids.pop() if ids else None
+
+
+def records(job: str) -> list[dict[str, str]]:
+    """`scontrol show job`: the controller's record of each task of a job (finished ones too,
+    for MinJobAge seconds: slurm.conf): JobState, Restarts, ArrayTaskId, NumTasks..."""
+    said = subprocess.run(["scontrol", "-o", "show", "job", job], capture_output=True, text=True)
+    return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in said.stdout.splitlines()]
+
+
+FINAL = {"COMPLETED", "FAILED", "TIMEOUT", "CANCELLED", "NODE_FAIL", "OUT_OF_MEMORY", "DEADLINE"}
+
+
+def ended(job: str | None) -> bool:
+    states = {task["JobState"] for task in records(job)} if job else set()
+    return bool(states) and states <= FINAL
 
 
 def controller_says(job: str) -> list[dict[str, str]]:
-    """`scontrol show job` once the job has ended (its result files come a moment before): the
-    controller's record of each of its tasks, kept MinJobAge seconds after the end (slurm.conf):
-    JobState, Restarts, ArrayTaskId, NumTasks..."""
+    """The job's records once it has ended (its result files come a moment before)."""
+    wait_for(lambda: ended(job), f"job {job} to end", 60)
+    return records(job)
 
-    def records() -> list[dict[str, str]]:
-        said = subprocess.run(["scontrol", "-o", "show", "job", job], capture_output=True,
-                              text=True, check=True)  # fmt: skip
-        return [dict(re.findall(r"(\w+)=(\S*)", line)) for line in said.stdout.splitlines()]
 
-    active = {"PENDING", "RUNNING", "COMPLETING", "REQUEUED"}
-    wait_for(lambda: not {task["JobState"] for task in records()} & active, f"{job} to end", 60)
-    return records()
+def finish(process: subprocess.Popen, sweep_dir: Path, timeout: float) -> None:
+    """Wait for the launcher, and fail, showing what the jobs said, where it is still waiting
+    half a minute after its jobs ended: without accounting (sacct) submitit learns that a job
+    ended only from its result file, and waits on for one that died without writing it."""
+    deadline, ended_at = time.monotonic() + timeout, None
+    while process.poll() is None and time.monotonic() < deadline:
+        if ended_at is None and ended(array_job(sweep_dir)):
+            ended_at = time.monotonic()
+        if ended_at is not None and time.monotonic() - ended_at > 30:
+            break
+        time.sleep(1)
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        pytest.fail(f"the sweep's jobs ended, or {timeout} s went by, and its launcher still waits"
+                    f":\n{job_logs(sweep_dir)[-3000:]}")  # fmt: skip
+    said = sweep_dir.with_suffix(".out").read_text()
+    assert process.returncode == 0, said[-3000:] + job_logs(sweep_dir)[-3000:]
 
 
 def test_a_sweep_goes_through_sbatch_to_its_usual_folder_and_summary(cluster, mnist_dir, tmp_path):
