@@ -1,6 +1,7 @@
 """dl101: the Deep Learning 101 course as a Hydra + PyTorch Lightning research template."""
 
 import os
+import warnings
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -31,6 +32,23 @@ def _run_dir(new_dir, ckpt_path, log_dir, task_name, experiment_name) -> str:
 
 # A single run's folder (conf/hydra/default.yaml): a resumed training continues in its own.
 OmegaConf.register_new_resolver("dl101_run_dir", _run_dir, replace=True)
+
+
+# conf/hydra/launcher/{joblib,submitit_slurm}.yaml add to the launcher plugins' own settings by
+# sharing their names (Hydra's schema matching, still supported by Hydra 1.3, which otherwise
+# says at every sweep that it is deprecated).
+warnings.filterwarnings("ignore", r"\s*'hydra/launcher/\w+' is validated against ConfigStore")
+
+
+def _side_by_side_jobs() -> int:
+    from dl101.run.gpus import default_jobs  # torch: only when a joblib sweep starts
+
+    return default_jobs()
+
+
+# The joblib launcher's n_jobs (conf/hydra/launcher/joblib.yaml): one job per GPU on a machine
+# with several, else one per core.
+OmegaConf.register_new_resolver("dl101_side_by_side_jobs", _side_by_side_jobs, replace=True)
 
 
 def _work_dir(checkout) -> str:

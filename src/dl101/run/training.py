@@ -30,6 +30,7 @@ from dl101.run.checkpoints import (
 )
 from dl101.run.config import absolute_data_paths
 from dl101.run.config_types import check_types
+from dl101.run.gpus import assign_gpu
 from dl101.run.hparams import log_hparams
 from dl101.run.provenance import record_provenance
 from dl101.run.sweep_jobs import mark_finished
@@ -175,6 +176,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     """Fit, then test the best checkpoint on the official test set; return all final metrics."""
     quiet_known_warnings()
     check_types(cfg)  # a value of the wrong type is refused before anything is built
+    assign_gpu(cfg)  # a joblib sweep job's own GPU, before CUDA starts
     absolute_data_paths(cfg.get("data"))  # kept so in checkpoints: found from any folder
     # A bad ckpt_path is refused before anything runs.
     ckpt_path = resolve_ckpt_path(
