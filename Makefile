@@ -15,7 +15,7 @@ EXTRAS ?= dev,docs,mlflow,notebooks,wandb
 .DEFAULT_GOAL := help
 .PHONY: help install data train eval test test-slow test-budget test-full lint format tensorboard bench bench-data gpu-check gpu-bundle mutation screenshots \
 	course clean clean-logs sweep sweep-regularization sweep-stability sweep-cnn report \
-	predict sample mlflow notebooks docs docs-serve lab
+	predict sample mlflow notebooks docs docs-serve lab slurm-up slurm-down
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
@@ -101,6 +101,12 @@ course: $(STAMP) data ## reproduce the course: all experiments, then reports/cou
 
 screenshots: $(STAMP) data ## the regularization sweep in TensorBoard, as PNGs in docs/ (headless chromium; ARGS=SWEEP_DIR to reuse one)
 	$(BIN)/python -m scripts.tensorboard_screenshots $(ARGS)
+
+slurm-up: ## a one-node SLURM on this machine, as root (installs it where missing); then export SLURM_CONF=/tmp/dl101-slurm/slurm.conf
+	bash scripts/slurm_local.sh start
+
+slurm-down: ## stop it (its jobs cancelled)
+	bash scripts/slurm_local.sh stop
 
 gpu-check: ## on a CUDA machine: GPU tests, one-epoch runs, bench rows, bf16 (< 5 min; skips without a GPU)
 	bash scripts/gpu_check.sh
