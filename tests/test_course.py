@@ -64,3 +64,20 @@ def test_fast_budget_reproduces_every_row_and_figure(mnist_dir, tmp_path):
     for name in figures:
         assert_sane_png(tmp_path / "figures" / name)
     assert "### A sample from the language model" in report
+
+
+def test_the_course_report_replaces_its_own_figures_and_keeps_the_pages_beside_them(tmp_path):
+    """docs/course/ holds the report's figures and the notebooks' exported pages: rewriting the
+    report removes its stale PNGs only."""
+    from dl101.course.report import write_course_report
+
+    figures = tmp_path / "course"
+    (figures / "01_linear_networks_files").mkdir(parents=True)
+    kept = [figures / "01_linear_networks.md", figures / "01_linear_networks_files" / "a.png"]
+    for path in kept:
+        path.write_text("exported")
+    (figures / "stale.png").write_text("an old figure")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    write_course_report(runs, {}, "fast", {}, tmp_path, "course")
+    assert all(path.is_file() for path in kept) and not (figures / "stale.png").exists()

@@ -187,8 +187,9 @@ def write_course_report(
     """`out_dir/course.md`, its figures in `out_dir/figures_name/`."""
     out_dir.mkdir(parents=True, exist_ok=True)
     fig_dir = out_dir / figures_name
-    shutil.rmtree(fig_dir, ignore_errors=True)
-    fig_dir.mkdir()
+    fig_dir.mkdir(exist_ok=True)
+    for old in fig_dir.glob("*.png"):  # its own figures; pages beside them (docs/course/) stay
+        old.unlink()
     runs = {
         name: find_runs(runs_dir / name)
         for name in experiments
