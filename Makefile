@@ -46,7 +46,7 @@ test: $(STAMP) data lint ## lint and run the fast test suite on every core (what
 	$(BIN)/python -m pytest -n auto
 
 test-slow: $(STAMP) data ## the long tests: course FAST, notebooks, DDP, SLURM, the docs site and TensorBoard in a browser
-	$(BIN)/python -m pytest -m slow --durations=12
+	$(BIN)/python -m pytest -m "slow and not budget" --durations=12
 
 test-budget: $(STAMP) data ## every accuracy and perplexity the guides quote, trained at its full budget (~20 min)
 	$(BIN)/python -m pytest -m budget --durations=12
