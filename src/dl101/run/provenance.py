@@ -82,8 +82,17 @@ def versions() -> dict[str, str]:
         "torch": str(torch.__version__),
         "pytorch_lightning": pytorch_lightning.__version__,
         "hydra": hydra.__version__,
-        "dl101": importlib.metadata.version("dl101"),
+        "dl101": installed_version("dl101"),
     }
+
+
+def installed_version(name: str) -> str:
+    """A distribution's version, or "not installed" for code run from its source folder (the
+    offline GPU bundle puts dl101 on PYTHONPATH without installing it)."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed (run from its source)"
 
 
 def cpu_model() -> str:
