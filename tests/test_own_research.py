@@ -21,7 +21,7 @@ from hydra.core.global_hydra import GlobalHydra
 
 from dl101 import CONFIG_DIR, PROJECT_ROOT
 from dl101.results.runs import find_runs
-from dl101.run.hparams import run_hparams
+from dl101.run.loggers import run_hparams
 from dl101.run.training import build
 from tests.helpers import write_digit_pictures
 

@@ -119,7 +119,7 @@ def test_mlflow_receives_it_as_tags(tmp_path):
     pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
 
-    from dl101.run.trackers import MLflowFileStoreLogger, send_provenance
+    from dl101.run.loggers import MLflowFileStoreLogger, send_provenance
 
     logger = MLflowFileStoreLogger(experiment_name="p", tracking_uri=f"file:{tmp_path}/mlruns")
     tags = {"dl101.command": "python -m dl101.train", "mlflow.source.git.commit": "abc123"}

@@ -172,7 +172,7 @@ def collect(output_dir: Path, trainer, module: str) -> tuple[dict, dict[str, str
 
 def record_provenance(output_dir: str | Path, trainer, loggers: list, module: str) -> dict:
     """Write the run's provenance in its folder and give it to its loggers; return it."""
-    from dl101.run.trackers import send_provenance
+    from dl101.run.loggers import send_provenance
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

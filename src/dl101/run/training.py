@@ -31,11 +31,10 @@ from dl101.run.checkpoints import (
 from dl101.run.config import absolute_data_paths
 from dl101.run.config_types import check_types
 from dl101.run.gpus import assign_gpu
-from dl101.run.hparams import log_hparams
+from dl101.run.loggers import continue_tensorboard, finish_trackers, log_hparams
 from dl101.run.provenance import record_provenance
 from dl101.run.sweep_jobs import mark_finished
 from dl101.run.threads import jobs_side_by_side, set_threads
-from dl101.run.trackers import finish_trackers
 
 log = logging.getLogger(__name__)
 
@@ -90,21 +89,6 @@ def no_best_reason(trainer: pl.Trainer) -> str:
     if not trainer.enable_validation:
         return "no validation: limit_val_batches=0 or no validation data"
     return f"{checkpoint.monitor} was never logged"
-
-
-def continue_tensorboard(logger_cfg: DictConfig | None, step: int) -> DictConfig | None:
-    """TensorBoard loggers that hide what the killed run logged after its checkpoint's `step`
-    (SummaryWriter's purge_step): the resumed run's curve carries on without a doubled stretch."""
-    tensorboard = "pytorch_lightning.loggers.TensorBoardLogger"
-    purge = {
-        key: {"purge_step": step + 1}
-        for key, entry in (logger_cfg or {}).items()
-        if entry is not None and entry.get("_target_") == tensorboard
-    }
-    if not purge:
-        return logger_cfg
-    # A plain copy first: struct configs refuse the new key.
-    return OmegaConf.merge(OmegaConf.to_container(logger_cfg, resolve=True), purge)
 
 
 def with_model_monitor(callback_cfg: DictConfig | None, model) -> DictConfig | None:

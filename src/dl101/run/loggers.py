@@ -1,5 +1,7 @@
-"""What TensorBoard shows beside a run's curves: its HPARAMS row (the keys its sweep varies first,
-then a short list of what readers compare) and its Custom Scalars layout (train against val)."""
+"""What dl101 says to particular loggers: TensorBoard's HPARAMS row (the keys a sweep varies
+first, then a short list of what readers compare) and Custom Scalars layout (train against val),
+a resumed run's TensorBoard curve carried on, MLflow on its local file store, the end of a
+Weights & Biases run, and a run's provenance given to each logger in its own form."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import os
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.loggers import Logger, TensorBoardLogger
+from pytorch_lightning.loggers import Logger, MLFlowLogger, TensorBoardLogger
 from pytorch_lightning.utilities import rank_zero_only
 from tensorboard.plugins.hparams import summary_v2 as hp
 
@@ -150,3 +152,56 @@ def log_hparams(loggers: list[Logger], cfg: DictConfig, model, callbacks: list) 
             for summary in hparams_summaries(params, swept, name, model.judged_by):
                 logger.experiment.file_writer.add_summary(summary)
             logger.experiment.add_custom_scalars(layout(model, callbacks))
+
+
+def continue_tensorboard(logger_cfg: DictConfig | None, step: int) -> DictConfig | None:
+    """TensorBoard loggers that hide what the killed run logged after its checkpoint's `step`
+    (SummaryWriter's purge_step): the resumed run's curve carries on without a doubled stretch."""
+    tensorboard = "pytorch_lightning.loggers.TensorBoardLogger"
+    purge = {
+        key: {"purge_step": step + 1}
+        for key, entry in (logger_cfg or {}).items()
+        if entry is not None and entry.get("_target_") == tensorboard
+    }
+    if not purge:
+        return logger_cfg
+    # A plain copy first: struct configs refuse the new key.
+    return OmegaConf.merge(OmegaConf.to_container(logger_cfg, resolve=True), purge)
+
+
+class MLflowFileStoreLogger(MLFlowLogger):
+    """Lightning's MLFlowLogger on a `file:` store. MLflow 3 asks for an opt-in to its file
+    store (it prefers a database); dl101 opts in: nothing to migrate or lock, and sweep jobs
+    side by side write their own files."""
+
+    def __init__(self, *args, **kwargs):
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        super().__init__(*args, **kwargs)
+
+
+def finish_trackers(loggers: list) -> None:
+    """End each W&B run with its training: W&B keeps a run open until `finish()`, and the next
+    job of a sweep in this process would log into it."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            logger.experiment.finish()
+
+
+def send_provenance(loggers: list, lines: list[str], tags: dict[str, str]) -> None:
+    """A run's provenance: TensorBoard's TEXT tab (`provenance`), MLflow's run tags, W&B's run
+    config (its tags are short labels: the commit and dl101's version)."""
+    from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger.experiment.add_text("provenance", "\n".join(f"    {line}" for line in lines))
+        elif isinstance(logger, MLFlowLogger):
+            for key, value in tags.items():
+                logger.experiment.set_tag(logger.run_id, key, value[:5000])  # MLflow's limit
+        elif isinstance(logger, WandbLogger):
+            logger.experiment.config.update({"provenance": tags}, allow_val_change=True)
+            commit = tags.get("mlflow.source.git.commit", "")[:12]
+            labels = [f"git:{commit}" if commit else "", f"dl101:{tags['dl101.version.dl101']}"]
+            logger.experiment.tags = (*logger.experiment.tags, *filter(None, labels))
