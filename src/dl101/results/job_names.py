@@ -86,6 +86,12 @@ def name_of(values: dict[str, str], prefix: str = "") -> str:
     return f"{name[: MAX_NAME - 7]}~{short_hash(name)}" if exact else name[:MAX_NAME]
 
 
+def is_optuna(sweeper_target: str | None) -> bool:
+    """Whether a sweep's sweeper is Optuna's (it may draw the same values twice, and continues
+    only from a study kept in storage)."""
+    return "optuna" in str(sweeper_target or "").lower()
+
+
 def job_name(num: int, job_overrides: list[str], keys_text: str, sweeper: str) -> str:
     """The folder name of sweep job `num`: its swept values; prefixed by its number where a
     sweeper (Optuna) may draw the same values twice; the number alone if nothing is swept."""

@@ -19,7 +19,7 @@ from tensorboard.plugins.hparams.metadata import (
 )
 
 from dl101.errors import InputError
-from dl101.results.job_names import FAILED_MARKER, FINISHED_MARKER, SWEPT_KEYS_VAR
+from dl101.results.job_names import FAILED_MARKER, FINISHED_MARKER, SWEPT_KEYS_VAR, is_optuna
 
 # The event reader reports every file it moves to at INFO: noise in a sweep's summary.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
@@ -197,7 +197,7 @@ def sweep_plan(sweep_dir: Path) -> tuple[int | None, list[str]]:
         return None, []
     hydra = OmegaConf.load(saved).hydra
     task = list(hydra.overrides.task)
-    if "optuna" in str(hydra.sweeper.get("_target_", "")).lower():
+    if is_optuna(hydra.sweeper.get("_target_")):
         return hydra.sweeper.get("n_trials"), task
     params = [f"{key}={value}" for key, value in (hydra.sweeper.get("params") or {}).items()]
     counts = {}

@@ -77,7 +77,7 @@ def assign_gpu(cfg) -> str | None:
     called before anything starts CUDA."""
     from hydra.core.hydra_config import HydraConfig
 
-    from dl101.run.threads import jobs_side_by_side
+    from dl101.run.sweeps import jobs_side_by_side
 
     jobs = jobs_side_by_side()
     if jobs is None or str(cfg.trainer.get("accelerator", "auto")) == "cpu":

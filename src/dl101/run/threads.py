@@ -11,10 +11,10 @@ import statistics
 import time
 
 import torch
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from dl101.errors import ConfigError
+from dl101.run.sweeps import jobs_side_by_side
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,6 @@ def fastest_threads(model: torch.nn.Module, datamodule) -> int:
             chosen = 1 if step_seconds(probe, batch, 1) < MARGIN * all_cores else cores
     torch.set_num_threads(chosen)
     return chosen
-
-
-def jobs_side_by_side() -> int | None:
-    """Under the joblib launcher, how many sweep jobs run at once (its n_jobs, counted as joblib
-    does: -1 = one per core, -2 = all cores but one); None under any other launcher."""
-    if not HydraConfig.initialized():
-        return None
-    launcher = HydraConfig.get().launcher
-    if "Joblib" not in str(launcher.get("_target_", "")):
-        return None
-    n_jobs = launcher.get("n_jobs") or 1
-    return max(1, (os.cpu_count() or 1) + 1 + n_jobs) if n_jobs < 0 else n_jobs
 
 
 def threads_and_reason(cfg: DictConfig) -> tuple[int | None, str]:

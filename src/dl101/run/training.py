@@ -20,7 +20,6 @@ from dl101.data import model_args
 from dl101.errors import ConfigError, InputError
 from dl101.internals import hide_unused_batch_hooks
 from dl101.results.final_metrics import print_summary
-from dl101.results.job_names import FAILED_MARKER
 from dl101.results.runs import JUDGED_BY
 from dl101.run.checkpoints import (
     RNGStateInCheckpoint,
@@ -33,8 +32,8 @@ from dl101.run.config_types import check_types
 from dl101.run.gpus import assign_gpu
 from dl101.run.loggers import continue_tensorboard, finish_trackers, log_hparams
 from dl101.run.provenance import record_provenance
-from dl101.run.sweep_jobs import mark_finished
-from dl101.run.threads import jobs_side_by_side, set_threads
+from dl101.run.sweeps import jobs_side_by_side, mark_finished
+from dl101.run.threads import set_threads
 
 log = logging.getLogger(__name__)
 
@@ -131,12 +130,6 @@ def write_judged_by(output_dir: str | Path, model, trainer: pl.Trainer) -> None:
     }
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     OmegaConf.save(judged, Path(output_dir) / JUDGED_BY)
-
-
-def mark_failed(output_dir: str | Path, err: Exception) -> None:
-    """A failed sweep job's reason, in its folder, where the sweep's summary lists it."""
-    Path(output_dir).mkdir(parents=True, exist_ok=True)  # it may have failed before starting
-    (Path(output_dir) / FAILED_MARKER).write_text(f"{type(err).__name__}: {err}\n")
 
 
 def cluster_plugins() -> list:
