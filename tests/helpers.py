@@ -53,6 +53,8 @@ class HoldAtStep(Callback):
     machine's speed. The hold ends when the test deletes the marker, or on SIGTERM. Without a
     marker (the HOLD_MARKER variable unset) it never holds: a command run again unchanged."""
 
+    stacks = True  # it reads the trainer alone: a stacked group holds with it (job=None)
+
     def __init__(self, step: int, marker: str | None = None, job: int | None = None):
         self.step, self.job = step, job
         marker = marker or os.environ.get("HOLD_MARKER")

@@ -17,6 +17,14 @@ at the package's top: each helper loads its library when used.
   resumed from a checkpoint saved mid-epoch (preemption) restores how many of the epoch's batches
   were done, but restarts the data from the epoch's first batch; the batch sampler skips those
   done, so the resumed run sees the batches the uninterrupted one would have.
+- For a stacked group's members (`dl101.run.stacked_training`), each its own run under one
+  trainer: Lightning's logger connector (`trainer._logger_connector.log_metrics`: the step and
+  epoch a module's `self.log` gets), the count its steps are logged at
+  (`fit_loop.epoch_loop._batches_that_stepped`, one less at an epoch's end), its checkpoint
+  connector's `dump_checkpoint` (a member's checkpoint in the format of a separate run's),
+  ModelCheckpoint's `_last_global_step_saved` (whether it saved), and torch's
+  `SummaryWriter._get_file_writer` (one event holding all of a step's scalars: without
+  TensorFlow, TensorBoard's writer opens its file once per event).
 """
 
 from __future__ import annotations
@@ -67,3 +75,33 @@ def batches_done_this_epoch(trainer) -> int:
     if trainer is None or not trainer.training:
         return 0
     return trainer.fit_loop.epoch_loop.batch_progress.current.ready
+
+
+def log_as_module(trainer, metrics: dict[str, float], step: int | None = None) -> None:
+    """Scalars to the trainer's loggers as a module's `self.log` sends them: at the logged step
+    with the epoch (`step` given: at that step, without the epoch, as callbacks log)."""
+    trainer._logger_connector.log_metrics(metrics, step=step)
+
+
+def logged_step(trainer) -> int:
+    """The step Lightning logs a module's scalars at now (at an epoch's end: this minus 1)."""
+    return trainer.fit_loop.epoch_loop._batches_that_stepped
+
+
+def dump_checkpoint(trainer, weights_only: bool) -> dict:
+    """What `trainer.save_checkpoint` would write now."""
+    return trainer._checkpoint_connector.dump_checkpoint(weights_only)
+
+
+def last_saved_step(checkpoint_callback) -> int:
+    """The global step a ModelCheckpoint last saved at."""
+    return checkpoint_callback._last_global_step_saved
+
+
+def write_scalars(writer, scalars: dict[str, float], step: int) -> None:
+    """Scalars in one TensorBoard event (TensorBoard reads each of its values as add_scalar's)."""
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from torch.utils.tensorboard.summary import scalar
+
+    values = [scalar(tag, value).value[0] for tag, value in scalars.items()]
+    writer._get_file_writer().add_summary(Summary(value=values), step)

@@ -66,11 +66,7 @@ class FiniteLossGuard(Callback):
         pending, self.pending = self.pending, []
         if len(bad):
             step, epoch, batch_idx, loss = pending[int(bad[0])]
-            raise NonFiniteLossError(
-                f"The training loss became {loss.item()} at step {step} (epoch {epoch}, "
-                f"batch {batch_idx}). Lower the learning rate (e.g. model.optimizer.lr=...) or "
-                "clip gradients (trainer.gradient_clip_val=1.0)."
-            )
+            raise NonFiniteLossError(non_finite_message(loss.item(), step, epoch, batch_idx))
 
     def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.check()
@@ -80,6 +76,14 @@ class FiniteLossGuard(Callback):
 
     def on_train_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self.check()
+
+
+def non_finite_message(loss: float, step: int, epoch: int, batch_idx: int) -> str:
+    return (
+        f"The training loss became {loss} at step {step} (epoch {epoch}, batch {batch_idx}). "
+        "Lower the learning rate (e.g. model.optimizer.lr=...) or clip gradients "
+        "(trainer.gradient_clip_val=1.0)."
+    )
 
 
 class ValidateFinalWeights(Callback):

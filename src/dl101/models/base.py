@@ -37,6 +37,12 @@ class Model(QuickHookName, LightningModule):
     directions = {"loss": "min", "loss_epoch": "min"}
     judged_by = ("val/loss", "test/loss", "train/loss_epoch")
     charts = {"loss": ["Multiline", [r"^(train/loss_epoch|train_eval/loss|val/loss)$"]]}
+    # Why the jobs of a sweep that train this model cannot train together as one stacked model
+    # (hydra/launcher=stacked, dl101.run.stacking); None where they can.
+    not_stacked_because: str | None = (
+        "not a classifier: a stacked group trains classifiers (a cross-entropy loss and an "
+        "accuracy per member)"
+    )
 
     def __init__(
         self,
@@ -94,6 +100,7 @@ class Classifier(Model):
     judged_by = ("val/acc", "val/acc_best", "val/loss", "test/acc", "test/loss",
                  "train/loss_epoch", "train_eval/acc")  # fmt: skip
     charts = {"accuracy": ["Multiline", [r"^(train|train_eval|val)/acc$"]], **Model.charts}
+    not_stacked_because = None
 
     def __init__(self, num_classes: int, **model_args):
         super().__init__(**model_args)

@@ -186,6 +186,10 @@ class RNNLanguageModel(Model):
     directions = {**Model.directions, "ppl": "min"}
     judged_by = ("val/ppl", "test/ppl", "val/loss", "test/loss", "train/loss_epoch")
     charts = {"perplexity": ["Multiline", [r"^(train|val)/ppl$"]], **Model.charts}
+    not_stacked_because = (
+        "a language model: its recurrent state carries from one batch to the next (truncated "
+        "backpropagation through time), which a stacked group does not carry per member"
+    )
 
     def __init__(
         self,

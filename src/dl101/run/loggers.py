@@ -155,11 +155,13 @@ def log_hparams(loggers: list[Logger], cfg: DictConfig, model, callbacks: list) 
 
 
 def continue_tensorboard(logger_cfg: DictConfig | None, step: int) -> DictConfig | None:
-    """TensorBoard loggers that hide what the killed run logged after its checkpoint's `step`
-    (SummaryWriter's purge_step): the resumed run's curve carries on without a doubled stretch."""
+    """TensorBoard loggers that hide what the killed run logged from its checkpoint's `step` on
+    (SummaryWriter's purge_step): the resumed run's curve carries on without a doubled stretch.
+    Lightning logs a step's scalars at the count of steps done before it, so whatever is logged
+    at `step` or later came after the checkpoint (the next epoch's mean, learning rate)."""
     tensorboard = "pytorch_lightning.loggers.TensorBoardLogger"
     purge = {
-        key: {"purge_step": step + 1}
+        key: {"purge_step": step}
         for key, entry in (logger_cfg or {}).items()
         if entry is not None and entry.get("_target_") == tensorboard
     }

@@ -71,6 +71,15 @@ def resume_killed(cfg: DictConfig, folder: Path) -> DictConfig:
     return cfg
 
 
+# Jobs trained in a stacked group by this process's launcher (hydra/launcher=stacked), by folder:
+# which group, and whether the job failed there.
+STACKED: dict[Path, tuple[str, bool]] = {}
+
+
+def note_stacked(folder: Path, group: str, failed: bool) -> None:
+    STACKED[Path(folder).resolve()] = (group, failed)
+
+
 def run_sweep_job(cfg: DictConfig) -> dict[str, float] | None:
     """One job of a sweep, from what its folder holds: kept where it finished or failed before,
     resumed where it was killed, else trained anew; a job that fails is marked so (its folder
@@ -79,6 +88,10 @@ def run_sweep_job(cfg: DictConfig) -> dict[str, float] | None:
 
     folder = Path(HydraConfig.get().runtime.output_dir)
     state = job_state(folder)
+    if (stacked := STACKED.get(folder.resolve())) is not None:
+        group, failed = stacked
+        log.info(f"{'Failed' if failed else 'Trained'} in {group}: {folder}")
+        return None if failed else finished_metrics(folder)
     if state == "finished":  # a continued sweep keeps what its jobs finished
         log.info(f"Kept: {folder.name} finished before ({folder})")
         return finished_metrics(folder)

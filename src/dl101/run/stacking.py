@@ -1,0 +1,244 @@
+"""Which jobs of a sweep train together as one stacked model (hydra/launcher=stacked), and the
+sweep's groups trained before Hydra runs its jobs.
+
+Jobs stack when they train the same classifier class with the same layers and parameter shapes,
+on the same data, batch size and step budget, and differ only in what a stacked model holds per
+member: the seed (initialization, shuffling order, dropout masks, augmentation draws), the
+optimizer's learning rate, momentum, weight decay (betas, eps), the dropout rates (a layer
+without dropout joins as rate 0), and augmentation on or off. Everything else about the run (its
+trainer, callbacks, loggers, test) must be the same; labels that only name a run
+(`regularization_name`) may differ. A job that fits no group of two or more runs alone, as any
+launcher's job, and the line that announces the groups says why.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import get_class
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
+
+from dl101.run.stacked_optim import STACKABLE
+from dl101.run.sweeps import job_state, mark_failed, note_stacked, resume_killed
+
+log = logging.getLogger(__name__)
+
+# What a member may differ in, beyond its seed: (config path, keys).
+DROPOUT_KEYS = ("dropout", "head_dropout")
+# Callbacks a stacked group does for each member as its separate run would (by class name).
+CALLBACKS = {"ModelCheckpoint", "RichProgressBar", "TQDMProgressBar", "RichModelSummary",
+             "ModelSummary", "LearningRateMonitor", "RunStats", "ValidateFinalWeights",
+             "SaveOnSignal", "FiniteLossGuard"}  # fmt: skip
+LOGGERS = {"TensorBoardLogger", "CSVLogger"}
+OPTIMIZER_FLAGS = ("nesterov", "amsgrad", "maximize", "capturable", "differentiable")
+
+
+def class_name(target) -> str:
+    return str(target or "").rsplit(".", 1)[-1]
+
+
+def stack_safe(target: str | None) -> bool:
+    """A callback a stacked group does for each member, or one that declares it acts on the
+    group's trainer alone (`stacks = True`: it reads no model, logs nothing)."""
+    if class_name(target) in CALLBACKS:
+        return True
+    try:
+        return bool(getattr(get_class(str(target)), "stacks", False))
+    except Exception:
+        return False
+
+
+def refusal(cfg: DictConfig) -> str | None:
+    """Why the job of `cfg` cannot train in a stacked group, in a few words; None if it can."""
+    if cfg.get("seed") is None:
+        return "seed=null: a member is built and shuffled by its own seed"
+    if cfg.get("ckpt_path"):
+        return f"ckpt_path={cfg.ckpt_path}: a run resumed from a checkpoint of its own"
+    if cfg.get("compile"):
+        return "compile=true"
+    model = cfg.get("model") or {}
+    try:
+        cls = get_class(model.get("_target_", ""))
+    except Exception:
+        return None  # the job's own run says what is wrong with its model, in one line
+    reason = getattr(cls, "not_stacked_because", "not a dl101 model")
+    if reason:
+        return f"{cls.__name__}: {reason}"
+    from dl101.models.base import Classifier
+
+    for hook in ("training_step", "validation_step", "test_step"):
+        if getattr(cls, hook) is not getattr(Classifier, hook):
+            return f"{cls.__name__}: its own {hook}"
+    if model.get("scheduler"):
+        return "model.scheduler: a learning-rate schedule per member is not stacked"
+    optimizer = model.get("optimizer") or {}
+    if optimizer.get("_target_") not in STACKABLE:
+        return f"model.optimizer={class_name(optimizer.get('_target_'))}: stacks SGD, Adam, AdamW"
+    if flags := [flag for flag in OPTIMIZER_FLAGS if optimizer.get(flag)]:
+        return f"model.optimizer.{flags[0]}=true"
+    trainer = cfg.get("trainer") or {}
+    if trainer.get("gradient_clip_val"):
+        return "trainer.gradient_clip_val: clipping by norm is per model"
+    if (trainer.get("accumulate_grad_batches") or 1) != 1:
+        return "trainer.accumulate_grad_batches"
+    if trainer.get("devices") not in (1, "1", None) or (trainer.get("num_nodes") or 1) != 1:
+        return "several devices or nodes: a stacked group trains on one"
+    if "ddp" in str(trainer.get("strategy", "")):
+        return f"trainer.strategy={trainer.strategy}"
+    if str(trainer.get("precision", "32-true")) not in ("32-true", "32"):
+        return f"trainer.precision={trainer.precision}"
+    for key, entry in (cfg.get("callbacks") or {}).items():
+        if entry is not None and not stack_safe(entry.get("_target_")):
+            return f"callbacks.{key} ({class_name(entry.get('_target_'))}) acts on one model"
+        if class_name((entry or {}).get("_target_")) == "LearningRateMonitor" and (
+            entry.get("logging_interval") != "epoch" or entry.get("log_momentum")
+        ):
+            return f"callbacks.{key}: a stacked group logs the learning rate once an epoch"
+    for key, entry in (cfg.get("logger") or {}).items():
+        if entry is not None and class_name(entry.get("_target_")) not in LOGGERS:
+            name = class_name(entry.get("_target_"))
+            return f"logger.{key} ({name}): a stacked group writes TensorBoard and CSV logs"
+    return None
+
+
+def without_job_folder(value, folder: str):
+    """`value` with the job's own folder taken out of every path in it."""
+    if isinstance(value, dict):
+        return {k: without_job_folder(v, folder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_job_folder(v, folder) for v in value]
+    return value.replace(folder, "<job>") if isinstance(value, str) else value
+
+
+def stack_key(cfg: DictConfig, folder: str) -> str:
+    """Jobs with equal keys can train as one group: their configs without what members may
+    differ in."""
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    model = copy.deepcopy(plain.get("model") or {})
+    for key in DROPOUT_KEYS:
+        model.pop(key, None)
+    for block in model.get("conv_blocks") or []:
+        if isinstance(block, dict):
+            block.pop("dropout", None)
+    varying = STACKABLE.get(model.get("optimizer", {}).get("_target_"), ())
+    model["optimizer"] = {k: v for k, v in model.get("optimizer", {}).items() if k not in varying}
+    data = {k: v for k, v in (plain.get("data") or {}).items() if k != "augment"}
+    loggers = {k: (v or {}).get("_target_") for k, v in (plain.get("logger") or {}).items()}
+    key = {"model": model, "data": data, "trainer": plain.get("trainer"), "test": plain.get("test"),
+           "callbacks": plain.get("callbacks"), "logger": loggers}  # fmt: skip
+    return json.dumps(without_job_folder(key, folder), sort_keys=True, default=str)
+
+
+def job_configs(sweep_config: DictConfig) -> tuple[DictConfig, Path]:
+    """A sweep job's task config resolved as the job resolves it, and its folder; its Hydra
+    config gets the output folder that Hydra's run_job will give it."""
+    hydra_config = HydraConfig.instance()
+    before = hydra_config.cfg
+    try:
+        hydra_config.set_config(sweep_config)
+        folder = Path(str(OmegaConf.select(sweep_config, "hydra.sweep.dir"))) / str(
+            OmegaConf.select(sweep_config, "hydra.sweep.subdir")
+        )
+        with read_write(sweep_config.hydra.runtime), open_dict(sweep_config.hydra.runtime):
+            sweep_config.hydra.runtime.output_dir = str(folder.resolve())
+        hydra_config.set_config(sweep_config)
+        plain = {
+            key: OmegaConf.to_container(sweep_config[key], resolve=True)
+            if OmegaConf.is_config(sweep_config[key])
+            else sweep_config[key]
+            for key in sweep_config
+            if key != "hydra"
+        }
+    finally:
+        hydra_config.cfg = before
+    return OmegaConf.create(plain), folder.resolve()
+
+
+def resume_step(folder: Path) -> tuple[Path | None, int, str | None]:
+    """A killed member's last.ckpt and its step; (None, 0) for a new one; a reason where it
+    resumes alone (it was killed while training alone)."""
+    import torch
+
+    from dl101.run.stacked_training import MEMBER_KEY
+
+    last = folder / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return None, 0, None
+    checkpoint = torch.load(last, map_location="cpu", weights_only=True)
+    if MEMBER_KEY not in checkpoint:
+        return None, 0, "killed while training alone: it resumes alone from its last.ckpt"
+    return last, int(checkpoint["global_step"]), None
+
+
+def describe(groups: list[list], alone: dict[str, list]) -> str:
+    """The grouping in one line: '20 jobs -> 1 stacked group of 20' or '4 groups: ...'."""
+    jobs = sum(map(len, groups)) + sum(map(len, alone.values()))
+    sizes = ", ".join(str(len(g)) for g in groups)
+    if not groups:
+        line = f"{jobs} jobs -> no stacked group"
+    elif len(groups) == 1:
+        line = f"{jobs} jobs -> 1 stacked group of {sizes}"
+    else:
+        line = f"{jobs} jobs -> {len(groups)} stacked groups of {sizes}"
+    for reason, folders in alone.items():
+        line += f"; {len(folders)} alone ({reason})"
+    return line
+
+
+def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: int | None) -> None:
+    """Train the sweep's jobs that stack, group by group, before Hydra runs every job: a stacked
+    member's job then finds its folder finished (or failed) and keeps it, as a continued sweep
+    keeps a finished job (`dl101.run.sweeps.run_sweep_job`); the others train as usual."""
+    from dl101.run.stacked_training import Member, NotStackable, train_group
+
+    by_key: dict[tuple, list] = defaultdict(list)
+    alone: dict[str, list] = defaultdict(list)
+    done = 0
+    for sweep_config in sweep_configs:
+        cfg, folder = job_configs(sweep_config)
+        state = job_state(folder)
+        if state in ("finished", "failed"):
+            done += 1
+            continue
+        reason = refusal(cfg)
+        resume, step = None, 0
+        if reason is None and state == "killed":
+            resume, step, reason = resume_step(folder)
+            if resume is None and reason is None:
+                resume_killed(cfg, folder)  # its partial outputs cleared: it starts anew
+        if reason:
+            alone[reason].append(folder)
+            continue
+        member = Member(cfg=cfg, job_config=sweep_config, folder=folder, resume=resume)
+        by_key[(stack_key(cfg, str(folder)), step)].append(member)
+    groups = []
+    for members in by_key.values():
+        for start in range(0, len(members), max_group or len(members)):
+            part = members[start : start + (max_group or len(members))]
+            if len(part) > 1:
+                groups.append(part)
+            else:
+                alone["no other job to stack with"].append(part[0].folder)
+    line = describe(groups, alone)
+    print(f"Stacked launcher: {line}" + (f" ({done} kept from before)" if done else ""))
+    for number, members in enumerate(groups, 1):
+        label = f"stacked group {number} of {len(groups)} ({len(members)} jobs)"
+        print(f"Training {label}: {', '.join(m.folder.name for m in members)}")
+        try:
+            outcomes = train_group(members, sweep_dir)
+        except NotStackable as err:
+            print(f"{label} cannot train stacked ({err}): its jobs run alone")
+            continue
+        except Exception as err:  # a fault of the group: each job fails with it, as alone
+            log.exception(f"The {label} failed: {err}")
+            for member in members:
+                if job_state(member.folder) != "failed":
+                    mark_failed(member.folder, err)
+            continue
+        for folder, outcome in outcomes.items():
+            note_stacked(folder, f"{label}", failed=isinstance(outcome, str))
