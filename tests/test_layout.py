@@ -30,6 +30,7 @@ ALLOWED = {
     "data": {"base"},
     "run": {"base", "results", "models", "data"},
     "callbacks": {"base", "results", "models", "data", "run"},
+    "stacked": {"base", "results", "models", "data", "run", "callbacks"},
     "course": {"base", "results", "models", "data", "run", "callbacks"},
     "notebook": {"base", "results", "models", "data", "run", "callbacks", "course"},
     "package": {"base", "results", "run"},

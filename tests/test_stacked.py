@@ -23,9 +23,9 @@ from dl101 import PROJECT_ROOT
 from dl101.models import MLP
 from dl101.results.runs import find_runs
 from dl101.run.checkpoints import load_checkpoint
-from dl101.run.stacked_model import StackedClassifier, dropout_rates, template_with_member_dropout
-from dl101.run.stacked_optim import stacked_optimizer
-from dl101.run.stacking import describe, refusal, stack_key
+from dl101.stacked.grouping import describe, refusal, stack_key
+from dl101.stacked.model import StackedClassifier, dropout_rates, template_with_member_dropout
+from dl101.stacked.optim import stacked_optimizer
 from tests.helpers import compose_config, run_module, scalars
 
 OVERFIT = ["experiment=course_overfit"]

@@ -17,7 +17,7 @@ at the package's top: each helper loads its library when used.
   resumed from a checkpoint saved mid-epoch (preemption) restores how many of the epoch's batches
   were done, but restarts the data from the epoch's first batch; the batch sampler skips those
   done, so the resumed run sees the batches the uninterrupted one would have.
-- For a stacked group's members (`dl101.run.stacked_training`), each its own run under one
+- For a stacked group's members (`dl101.stacked.training`), each its own run under one
   trainer: Lightning's logger connector (`trainer._logger_connector.log_metrics`: the step and
   epoch a module's `self.log` gets), the count its steps are logged at
   (`fit_loop.epoch_loop._batches_that_stepped`, one less at an epoch's end), its checkpoint

@@ -38,7 +38,7 @@ class Model(QuickHookName, LightningModule):
     judged_by = ("val/loss", "test/loss", "train/loss_epoch")
     charts = {"loss": ["Multiline", [r"^(train/loss_epoch|train_eval/loss|val/loss)$"]]}
     # Why the jobs of a sweep that train this model cannot train together as one stacked model
-    # (hydra/launcher=stacked, dl101.run.stacking); None where they can.
+    # (hydra/launcher=stacked, dl101.stacked.grouping); None where they can.
     not_stacked_because: str | None = (
         "not a classifier: a stacked group trains classifiers (a cross-entropy loss and an "
         "accuracy per member)"

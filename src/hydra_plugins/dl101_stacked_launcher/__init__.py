@@ -1,1 +1,1 @@
-"""hydra/launcher=stacked (conf/hydra/launcher/stacked.yaml): dl101.run.stacking."""
+"""hydra/launcher=stacked (conf/hydra/launcher/stacked.yaml): dl101.stacked.grouping."""

@@ -1,5 +1,5 @@
 """hydra/launcher=stacked: Hydra's basic launcher, after the sweep's jobs that can train
-together have trained as stacked groups (`dl101.run.stacking`). Hydra finds launchers in the
+together have trained as stacked groups (`dl101.stacked.grouping`). Hydra finds launchers in the
 `hydra_plugins` package only; the work is dl101's."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class StackedLauncher(BasicLauncher):
         loader.load_sweep_config = load_sweep_config
 
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
-        from dl101.run.stacking import train_stacked  # torch and Lightning: only now
+        from dl101.stacked.grouping import train_stacked  # torch and Lightning: only now
 
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)

@@ -23,8 +23,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from dl101.run.stacked_optim import STACKABLE
 from dl101.run.sweeps import job_state, mark_failed, note_stacked, resume_killed
+from dl101.stacked.optim import STACKABLE
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ def resume_step(folder: Path) -> tuple[Path | None, int, str | None]:
     resumes alone (it was killed while training alone)."""
     import torch
 
-    from dl101.run.stacked_training import MEMBER_KEY
+    from dl101.stacked.training import MEMBER_KEY
 
     last = folder / "checkpoints" / "last.ckpt"
     if not last.is_file():
@@ -194,7 +194,7 @@ def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: i
     """Train the sweep's jobs that stack, group by group, before Hydra runs every job: a stacked
     member's job then finds its folder finished (or failed) and keeps it, as a continued sweep
     keeps a finished job (`dl101.run.sweeps.run_sweep_job`); the others train as usual."""
-    from dl101.run.stacked_training import Member, NotStackable, train_group
+    from dl101.stacked.training import Member, NotStackable, train_group
 
     by_key: dict[tuple, list] = defaultdict(list)
     alone: dict[str, list] = defaultdict(list)

@@ -1,4 +1,4 @@
-"""A group of sweep jobs trained together as one stacked model (`dl101.run.stacked_model`) under
+"""A group of sweep jobs trained together as one stacked model (`dl101.stacked.model`) under
 one Lightning Trainer, each job still its own run: its folder, its loggers (a TensorBoard run with
 the tags and steps a separate job writes), its HPARAMS row, `judged_by.yaml`, `provenance.yaml`,
 its checkpoints (a separate run's format, saved by its own ModelCheckpoint callbacks) and
@@ -44,13 +44,6 @@ from dl101.run.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint
 from dl101.run.config import absolute_data_paths
 from dl101.run.loggers import continue_tensorboard, finish_trackers, log_hparams
 from dl101.run.provenance import record_provenance
-from dl101.run.stacked_model import (
-    DROPOUTS,
-    StackedClassifier,
-    dropout_rates,
-    template_with_member_dropout,
-)
-from dl101.run.stacked_optim import stacked_optimizer
 from dl101.run.sweeps import mark_failed, mark_finished
 from dl101.run.training import (
     build,
@@ -60,6 +53,13 @@ from dl101.run.training import (
     with_model_monitor,
     write_judged_by,
 )
+from dl101.stacked.model import (
+    DROPOUTS,
+    StackedClassifier,
+    dropout_rates,
+    template_with_member_dropout,
+)
+from dl101.stacked.optim import stacked_optimizer
 
 log = logging.getLogger(__name__)
 MEMBER_KEY = "dl101_stacked_member"  # in a member's checkpoint: what its group resumes from
