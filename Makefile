@@ -93,8 +93,8 @@ mutation: $(STAMP) data ## mutation testing of what decides a user's conclusions
 		k, k + s, 100 * k / (k + s), s, n["tests"]}'
 	@$(BIN)/mutmut results
 
-bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed
-	$(BIN)/python -m benchmarks.bench --commands $(ARGS)
+bench: $(STAMP) data ## per-step throughput, four ways per model; whole commands as typed; stacked sweeps
+	$(BIN)/python -m benchmarks.bench --commands --stacked $(ARGS)
 
 course: $(STAMP) data ## reproduce the course: all experiments, then reports/course.md (FAST=1: reduced budgets)
 	$(BIN)/python -m dl101.course $(if $(FAST),budget=fast) $(ARGS)

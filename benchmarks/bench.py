@@ -15,9 +15,12 @@ the median is reported, with peak memory and the FLOP bound (training FLOPs per 
 this machine's measured matmul FLOP/s at the same thread count).
 
 With --commands (on in `make bench`), a second table times whole commands as typed: `--help`,
-course runs (fit apart from the rest), the regularization sweep (`benchmarks.command_timing`).
+course runs (fit apart from the rest), the regularization sweep (`benchmarks.command_timing`);
+with --stacked (on in `make bench`), a third compares stacked sweeps with the launchers that
+train one job at a time (`benchmarks.stacked_sweeps`).
 
     python -m benchmarks.bench [--models mlp cnn ...] [--repeats 3] [--scale 1.0] [--commands]
+        [--stacked]
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from torch.utils.data import DataLoader
 from torch.utils.flop_counter import FlopCounterMode
 from torchvision import datasets, transforms
 
+from benchmarks import stacked_sweeps
 from benchmarks.command_timing import COMMAND_COLUMNS, command_cells, command_rows
 from dl101 import PROJECT_ROOT
 from dl101.data import model_args
@@ -350,6 +354,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument(
         "--commands", action="store_true", help="also time whole commands (--help, runs, a sweep)"
     )
+    parser.add_argument(
+        "--stacked", action="store_true", help="also stacked sweeps against one job at a time"
+    )
     parser.add_argument("--out", default=str(PROJECT_ROOT / "logs" / "bench"))
     args = parser.parse_args(argv)
 
@@ -366,6 +373,9 @@ def main(argv: list[str] | None = None) -> Path:
     if args.commands:
         console.print("[bold]Whole commands[/]: --help, course runs, the regularization sweep ...")
     commands = command_rows(log_path) if args.commands else []
+    if args.stacked:
+        console.print("[bold]Stacked sweeps[/]: regularization, 5-100 seeds, LeNet ...")
+    stacked = stacked_sweeps.rows(log_path, quick=False) if args.stacked else []
 
     title = (
         f"Training samples/s, median of {args.repeats} ({os.cpu_count()} CPUs, "
@@ -375,7 +385,13 @@ def main(argv: list[str] | None = None) -> Path:
     (out_dir / "bench.json").write_text(json.dumps(rows, indent=2))
     if commands:
         (out_dir / "commands.json").write_text(json.dumps(commands, indent=2))
-    (out_dir / "bench.md").write_text(markdown(rows, commands, title))
+    if stacked:
+        (out_dir / "stacked.json").write_text(json.dumps(stacked, indent=2))
+        console.print(stacked_sweeps.markdown(stacked))
+    text = markdown(rows, commands, title)
+    (out_dir / "bench.md").write_text(
+        text + (f"\n{stacked_sweeps.markdown(stacked)}" if stacked else "")
+    )
     console.print(f"Written: {out_dir}/bench.md, bench.json (the workers' output: runs.log)")
     return out_dir
 

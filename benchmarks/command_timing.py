@@ -1,7 +1,7 @@
 """Whole commands timed as a user types them, side by side in one run (`make bench`'s second
 table): the CLI's answer, a course run's time outside its fit against a bare Lightning import,
-and the regularization sweep's wall time against the sum of its fits, with the sweep's table
-checked equal to a sequential one's at the same thread count."""
+and the regularization sweep's wall time against the sum of its fits (its jobs stacked:
+`benchmarks.stacked_sweeps` compares it with the launchers that train one job at a time)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from dl101.results.tables import fmt
 PYTHON = [sys.executable]
 TRAIN = [*PYTHON, "-m", "dl101.train"]
 QUIET = ["callbacks.progress_bar.refresh_rate=0"]  # the output goes to a log file
-SIDE_BY_SIDE = re.compile(r"torch threads: \d+ \((\d+) sweep jobs side by side")
+GROUPING = re.compile(r"Stacked launcher: (.*)")
 
 
 def timed(command: list[str], log_path: str) -> float:
@@ -76,36 +76,17 @@ def course_run_row(experiment: str, log_path: str, target: str, met) -> dict:
     return {**row, "target": target, "met": met(row), "result": result}
 
 
-def sweep_table(sweep_dir: Path, extra: list[str], log_path: str) -> tuple[float, str]:
-    """What `make sweep-regularization` runs: the sweep, which ends with its summary."""
-    command = [*TRAIN, "sweep=regularization", *extra, *QUIET, f"hydra.sweep.dir={sweep_dir}"]
-    return timed(command, log_path), (sweep_dir / "report.csv").read_text()
-
-
 def sweep_row(log_path: str) -> dict:
-    """The regularization sweep as `make sweep-regularization` runs it (jobs side by side), and
-    the same sweep one job after another at the same thread count (1): equal tables expected."""
+    """The regularization sweep as `make sweep-regularization` runs it (its jobs stacked: the
+    stacked-sweeps table compares it with the other launchers)."""
+    command = [*TRAIN, "sweep=regularization", *QUIET]
     with tempfile.TemporaryDirectory() as tmp:
-        parallel_dir, sequential_dir = Path(tmp) / "parallel", Path(tmp) / "sequential"
-        wall, table = sweep_table(parallel_dir, [], log_path)
-        sequential_wall, sequential = sweep_table(
-            sequential_dir, ["hydra/launcher=basic", "threads=1"], log_path
-        )
-        runs = find_runs(parallel_dir)
+        wall = timed([*command, f"hydra.sweep.dir={tmp}"], log_path)
+        runs = find_runs(Path(tmp))
         fits = sum(run.final("stats/fit_seconds") or 0.0 for run in runs)
-        logs = " ".join(p.read_text() for p in parallel_dir.glob("*/train.log"))
-        at_once = max((int(n) for n in SIDE_BY_SIDE.findall(logs)), default=1)
-    same = "equal" if table == sequential else "DIFFERENT"
-    return {
-        "command": "make sweep-regularization",
-        "wall_s": wall,
-        "fit_s": fits,
-        "rest_s": None,
-        "target": "<= 45 s",
-        "met": wall <= 45.0 and table == sequential,
-        "result": f"{len(runs)} jobs, {at_once} at once, fits summed; table {same} to a "
-        f"1-thread sequential sweep's ({sequential_wall:.0f} s)",
-    }
+    grouping = GROUPING.findall(Path(log_path).read_text())[-1]
+    return {"command": "make sweep-regularization", "wall_s": wall, "fit_s": fits, "rest_s": None,
+            "target": "<= 45 s", "met": wall <= 45.0, "result": grouping}  # fmt: skip
 
 
 def command_rows(log_path: str, repeats: int = 3) -> list[dict]:

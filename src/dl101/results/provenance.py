@@ -40,6 +40,8 @@ def provenance_lines(provenance: dict) -> list[str]:
         f"host: {provenance.get('host')}, started {provenance.get('started')}",
         f"command: {provenance.get('command')} (in {provenance.get('working_dir')})",
     ]
+    if provenance.get("stacked"):
+        lines.append(f"stacked: {provenance['stacked']}")
     if provenance.get("reproduce"):
         lines.append(f"reproduce: {provenance['reproduce']}")
     return lines

@@ -170,13 +170,17 @@ def collect(output_dir: Path, trainer, module: str) -> tuple[dict, dict[str, str
     return provenance, diffs
 
 
-def record_provenance(output_dir: str | Path, trainer, loggers: list, module: str) -> dict:
-    """Write the run's provenance in its folder and give it to its loggers; return it."""
+def record_provenance(
+    output_dir: str | Path, trainer, loggers: list, module: str, extra: dict | None = None
+) -> dict:
+    """Write the run's provenance in its folder and give it to its loggers; return it. `extra`:
+    what else it says (how a stacked group trained the run)."""
     from dl101.run.loggers import send_provenance
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     provenance, diffs = collect(output_dir, trainer, module)
+    provenance.update(extra or {})
     for path, diff in diffs.items():
         Path(path).write_text(diff)
     OmegaConf.save(provenance, output_dir / FILE)

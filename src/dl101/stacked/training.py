@@ -350,6 +350,8 @@ class StackedGroup:
             lambda params: stacked_optimizer(params, target, keywords),
         )
         self.module.on_member_failed = self.member_failed
+        for member in self.members:  # their weights are the stacked model's now
+            member.model.to("meta")
 
     @staticmethod
     def optimizer_keywords(cfg: DictConfig) -> dict:
@@ -514,7 +516,11 @@ class StackedGroup:
             with as_job(member):
                 checkpoint_cfg = [c for c in member.checkpoints if c.monitor is not None]
                 write_judged_by(member.folder, member.model, _Judged(checkpoint_cfg))
-                record_provenance(member.folder, self.trainer, member.loggers, "dl101.train")
+                stacked = {"stacked": f"trained in a stacked group of {len(self.members)} jobs "
+                           "(hydra/launcher=stacked)"}  # fmt: skip
+                record_provenance(
+                    member.folder, self.trainer, member.loggers, "dl101.train", stacked
+                )
                 log_hparams(member.loggers, member.cfg, member.model, member.callbacks)
 
     def fit_and_test(self) -> None:
@@ -570,6 +576,9 @@ def train_group(members: list[Member], sweep_dir: Path) -> dict[Path, dict | str
     """Train `members` as one stacked model; each member's final metrics, or why it failed.
     NotStackable before any of their files is written where the group cannot stack."""
     quiet_known_warnings()
+    threads = members[0].cfg.get("threads")
+    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+        torch.set_num_threads(threads)  # else torch's own: every core for the group
     group = StackedGroup(members)
     group.build()
     group.make_trainer(sweep_dir)
