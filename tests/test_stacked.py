@@ -15,17 +15,20 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from hydra.utils import get_class
 from scipy import stats
 
 from dl101 import PROJECT_ROOT
-from dl101.models import MLP
+from dl101.data.batching import TensorBatches, tensor_loader
+from dl101.models import CNN, MLP
 from dl101.results.runs import find_runs
 from dl101.run.checkpoints import load_checkpoint
 from dl101.stacked.grouping import describe, refusal, stack_key
 from dl101.stacked.model import StackedClassifier, dropout_rates, template_with_member_dropout
 from dl101.stacked.optim import stacked_optimizer
+from dl101.stacked.training import MemberBatches
 from tests.helpers import compose_config, run_module, scalars
 
 OVERFIT = ["experiment=course_overfit"]
@@ -88,6 +91,48 @@ def test_members_differing_in_dropout_share_one_template_and_their_own_rates():
     train = model.logits(x, shared=False)
     torch.testing.assert_close(train[1], plain.train()(x[1]), rtol=1e-5, atol=1e-6)
     assert not torch.allclose(train[0], with_dropout.train()(x[0]))
+
+
+def test_batch_norm_keeps_statistics_per_member():
+    """Two CNNs with batch norm: in training each member normalizes by its own batch and updates
+    its own running statistics, as it would alone; in eval it uses them."""
+    optimizer = partial(torch.optim.SGD, lr=0.01)
+    block = {"out_channels": 4, "kernel_size": 3, "padding": "same", "batch_norm": True,
+             "pool": {"type": "max", "kernel_size": 2, "stride": 2}}  # fmt: skip
+    torch.manual_seed(0)
+    members = [CNN([1, 28, 28], 10, [block], [16], optimizer=optimizer) for _ in range(2)]
+    model = StackedClassifier(template_with_member_dropout(members[0]), members,
+                              [dropout_rates(members[0], m) for m in members], None)  # fmt: skip
+    x = torch.rand(2, 8, 1, 28, 28)
+    x[1] *= 3  # other statistics for the second member
+    model.template.train()
+    together = model.logits(x, shared=False)
+    alone = torch.stack([m.train()(x[i]) for i, m in enumerate(members)])
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-6)
+    for i, member in enumerate(members):
+        own = model.member_state_dict(i)
+        for name, value in member.named_buffers():
+            torch.testing.assert_close(own[name], value, rtol=1e-6, atol=1e-7)
+    model.template.eval()
+    expected = torch.stack([m.eval()(x[i]) for i, m in enumerate(members)])
+    torch.testing.assert_close(model.logits(x, shared=False), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_each_member_draws_the_batches_its_separate_run_draws():
+    """Member i's batches, epoch after epoch, are those of the loader its run would build after
+    seeding with its seed (EpochShuffleSampler(seed) over the same in-memory data)."""
+    data = TensorBatches(torch.arange(40.0).view(20, 2), torch.arange(20))
+    seeds = [3, 11, 7]
+    stacked = MemberBatches(data, 5, seeds, trainer=None)
+    for epoch in (0, 1):
+        stacked.set_epoch(epoch)
+        batches = list(stacked)
+        for member, seed in enumerate(seeds):
+            pl.seed_everything(seed, verbose=False)
+            loader = tensor_loader(data, 5, shuffle=True)
+            loader.batch_sampler.sampler.set_epoch(epoch)
+            for (x, y), (own_x, own_y) in zip(batches, loader, strict=True):
+                assert torch.equal(x[member], own_x) and torch.equal(y[member], own_y)
 
 
 def composed(tmp_path: Path, *overrides: str):

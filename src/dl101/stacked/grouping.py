@@ -227,12 +227,12 @@ def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: i
     line = describe(groups, alone)
     print(f"Stacked launcher: {line}" + (f" ({done} kept from before)" if done else ""))
     for number, members in enumerate(groups, 1):
-        label = f"stacked group {number} of {len(groups)} ({len(members)} jobs)"
+        label = f"stacked group {number} of {len(groups)} ({len(members)} jobs)"  # "Trained in ..."
         print(f"Training {label}: {', '.join(m.folder.name for m in members)}")
         try:
             outcomes = train_group(members, sweep_dir)
         except NotStackable as err:
-            print(f"{label} cannot train stacked ({err}): its jobs run alone")
+            print(f"The {label} cannot train stacked ({err}): its jobs run alone")
             continue
         except Exception as err:  # a fault of the group: each job fails with it, as alone
             log.exception(f"The {label} failed: {err}")
