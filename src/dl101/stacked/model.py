@@ -9,8 +9,9 @@ and no operation mixes two members. A member whose loss becomes NaN or infinite 
 (`on_member_failed`) while the others go on.
 
 Members may differ in their dropout rates, and in whether a layer has dropout at all: the
-template (`template_with_member_dropout`) has a `MemberDropout` wherever any member has a
-dropout layer, reading each member's own rate (0 where it has none: the identity).
+template is the member with the most dropout layers, each made a `MemberDropout`
+(`template_with_member_dropout`) that reads every member's own rate (0 where a member has no
+dropout layer: the identity).
 """
 
 from __future__ import annotations
