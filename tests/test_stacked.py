@@ -196,38 +196,32 @@ STACKED = ["-m", *OVERFIT, "hydra/launcher=stacked", "trainer.max_steps=20",
            "callbacks.last_checkpoint.every_n_epochs=10"]  # fmt: skip
 
 
-def test_a_member_is_its_own_run_its_checkpoint_evaluated_as_any_runs(mnist_dir, tmp_path):
-    """Each job's folder holds what a separate job's does; `dl101.evaluate` reads a member's
-    best checkpoint and finds the test accuracy its run logged (tested at its best weights)."""
+def test_a_member_is_its_own_run_and_a_nan_loss_fails_it_alone(mnist_dir, tmp_path):
+    """Two members: the one with a learning rate of 1e6 fails (NaN loss) as a separate job
+    would, marked in its folder; the other finishes as its own run: its folder holds what a
+    separate job's does, and `dl101.evaluate` reads its best checkpoint and finds the test
+    accuracy its run logged (tested at its best weights)."""
     sweep = tmp_path / "sweep"
     best = "callbacks.model_checkpoint.save_top_k=1"
-    run_module("dl101.train", *STACKED, "seed=1,2", best, f"hydra.sweep.dir={sweep}")
-    for job in ("seed=1", "seed=2"):
-        names = {p.name for p in (sweep / job).iterdir()}
-        assert {".hydra", "checkpoints", "final_metrics.json", "judged_by.yaml",
-                "provenance.yaml", "hparams.yaml"} <= names  # fmt: skip
-    last = sweep / "seed=2" / "checkpoints" / "last.ckpt"
-    assert load_checkpoint(str(last))["dl101_config"]["seed"] == 2
-    (checkpoint,) = (sweep / "seed=2" / "checkpoints").glob("epoch*.ckpt")
     result = run_module(
+        "dl101.train", *STACKED, "model.optimizer.lr=0.01,1000000", best, f"hydra.sweep.dir={sweep}"
+    )
+    assert "1 stacked group of 2" in result.stdout and "failed" in result.stdout.lower()
+    failed, finished = sweep / "lr=1000000", sweep / "lr=0.01"
+    reason = (failed / "FAILED").read_text()
+    assert reason.startswith("NonFiniteLossError: The training loss became nan at step")
+    assert not (failed / "final_metrics.json").exists()
+    names = {p.name for p in finished.iterdir()}
+    assert {".hydra", "checkpoints", "final_metrics.json", "judged_by.yaml",
+            "provenance.yaml", "hparams.yaml"} <= names  # fmt: skip
+    last = load_checkpoint(str(finished / "checkpoints" / "last.ckpt"))
+    assert last["dl101_config"]["model"]["optimizer"]["lr"] == 0.01
+    (checkpoint,) = (finished / "checkpoints").glob("epoch*.ckpt")
+    evaluated = run_module(
         "dl101.evaluate", f"ckpt_path='{checkpoint}'", f"hydra.run.dir={tmp_path / 'eval'}"
     )
-    logged = scalars(sweep / "seed=2")["test/acc"][-1][1]
-    assert f"{logged:.4f}" in result.stdout
-
-
-def test_a_member_whose_loss_becomes_nan_fails_alone(mnist_dir, tmp_path):
-    """The member with a learning rate of 1e6 fails (NaN loss) as a separate job would, marked
-    in its folder; the other finishes; the sweep's summary lists it as a failed trial."""
-    sweep = tmp_path / "sweep"
-    result = run_module(
-        "dl101.train", *STACKED, "model.optimizer.lr=0.01,1000000", f"hydra.sweep.dir={sweep}"
-    )
-    failed = (sweep / "lr=1000000" / "FAILED").read_text()
-    assert failed.startswith("NonFiniteLossError: The training loss became nan at step")
-    assert (sweep / "lr=0.01" / "final_metrics.json").is_file()
-    assert not (sweep / "lr=1000000" / "final_metrics.json").exists()
-    assert "1 stacked group of 2" in result.stdout and "failed" in result.stdout.lower()
+    logged = scalars(finished)["test/acc"][-1][1]
+    assert f"{logged:.4f}" in evaluated.stdout
 
 
 # A killed stacked sweep: three deterministic members, last.ckpt every 50 steps, held at step 70.
