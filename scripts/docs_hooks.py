@@ -20,6 +20,7 @@ WINGS = {  # reference page -> (title, the package folder it documents)
     "run": ("Runs", "run"),
     "results": ("Results", "results"),
     "callbacks": ("Callbacks", "callbacks"),
+    "stacked": ("Stacked sweeps", "stacked"),
     "course": ("Course", "course"),
     "top": ("Commands and notebook helpers", ""),
 }
