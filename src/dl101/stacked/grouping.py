@@ -176,7 +176,8 @@ def resume_step(folder: Path) -> tuple[Path | None, int, str | None]:
 
 
 def describe(groups: list[list], alone: dict[str, list]) -> str:
-    """The grouping in one line: '20 jobs -> 1 stacked group of 20' or '4 groups: ...'."""
+    """The grouping in one line: '20 jobs -> 1 stacked group of 20', '18 jobs -> 6 stacked
+    groups of 3, 3, 3, 3, 3, 3', each reason jobs run alone added ('; 2 alone (...)')."""
     jobs = sum(map(len, groups)) + sum(map(len, alone.values()))
     sizes = ", ".join(str(len(g)) for g in groups)
     if not groups:
@@ -227,7 +228,7 @@ def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: i
     line = describe(groups, alone)
     print(f"Stacked launcher: {line}" + (f" ({done} kept from before)" if done else ""))
     for number, members in enumerate(groups, 1):
-        label = f"stacked group {number} of {len(groups)} ({len(members)} jobs)"  # "Trained in ..."
+        label = f"stacked group {number} of {len(groups)} ({len(members)} jobs)"
         print(f"Training {label}: {', '.join(m.folder.name for m in members)}")
         try:
             outcomes = train_group(members, sweep_dir)
