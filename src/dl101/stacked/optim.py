@@ -35,8 +35,6 @@ def per_member(values: list[float] | Tensor, like: Tensor) -> Tensor:
 class StackedOptimizer(torch.optim.Optimizer):
     """One parameter group; `hyper[name]` holds the N members' values of each hyper-parameter."""
 
-    kind = ""
-
     def __init__(self, params, hyper: dict[str, list[float]]):
         self.hyper = {name: list(values) for name, values in hyper.items()}
         self.cached: dict[tuple, Tensor] = {}
@@ -47,6 +45,21 @@ class StackedOptimizer(torch.optim.Optimizer):
         if key not in self.cached:  # made once: a tensor a step costs more than the update
             self.cached[key] = per_member(self.hyper[name], like)
         return self.cached[key]
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for param in self.param_groups[0]["params"]:
+            if param.grad is not None:
+                self.update(param)
+        return loss
+
+    def update(self, param: Tensor) -> None:
+        """One member-wise step of `param` (N, ...) from its gradient."""
+        raise NotImplementedError
 
     def double(self, name: str) -> Tensor:
         """The members' values in double precision, where torch.optim computes with Python
@@ -90,8 +103,6 @@ class StackedSGD(StackedOptimizer):
     """torch.optim.SGD: d = g + wd p; b = momentum b + (1 - dampening) d (b = d at the first
     step); p -= lr b (lr d without momentum)."""
 
-    kind = "SGD"
-
     def __init__(self, params, hyper: dict[str, list]):
         super().__init__(params, hyper)
         self.momentum = any(hyper["momentum"])
@@ -101,37 +112,28 @@ class StackedSGD(StackedOptimizer):
         return key != "momentum_buffer" or self.hyper["momentum"][member] != 0
 
     @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for param in self.param_groups[0]["params"]:
-            if param.grad is None:
-                continue
-            grad = param.grad
-            if self.decay:
-                grad = grad.addcmul(self.values("weight_decay", param), param)
-            if self.momentum:
-                state = self.state[param]
-                if "momentum_buffer" not in state:
-                    state["momentum_buffer"] = grad.clone()
+    def update(self, param: Tensor) -> None:
+        grad = param.grad
+        if self.decay:
+            grad = grad.addcmul(self.values("weight_decay", param), param)
+        if self.momentum:
+            state = self.state[param]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = grad.clone()
+            else:
+                buffer = state["momentum_buffer"].mul_(self.values("momentum", param))
+                if self.dampening:
+                    buffer.addcmul_(1 - self.values("dampening", param), grad)
                 else:
-                    buffer = state["momentum_buffer"].mul_(self.values("momentum", param))
-                    if self.dampening:
-                        buffer.addcmul_(1 - self.values("dampening", param), grad)
-                    else:
-                        buffer.add_(grad)
-                grad = state["momentum_buffer"]
-            param.addcmul_(self.values("lr", param), grad, value=-1)
-        return loss
+                    buffer.add_(grad)
+            grad = state["momentum_buffer"]
+        param.addcmul_(self.values("lr", param), grad, value=-1)
 
 
 class StackedAdam(StackedOptimizer):
     """torch.optim.Adam (L2 weight decay added to the gradient) or, `decoupled`, AdamW (the
     weights shrunk by lr * wd before the step)."""
 
-    kind = "Adam"
     decoupled = False
 
     def __init__(self, params, hyper: dict[str, list]):
@@ -140,40 +142,31 @@ class StackedAdam(StackedOptimizer):
         super().__init__(params, hyper)
 
     @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for param in self.param_groups[0]["params"]:
-            if param.grad is None:
-                continue
-            wd = self.values("weight_decay", param)
-            grad = param.grad
-            if self.decoupled:
-                param.mul_(1 - self.values("lr", param) * wd)
-            else:
-                grad = grad + wd * param
-            state = self.state[param]
-            if not state:
-                state["step"] = torch.tensor(0.0)
-                state["exp_avg"] = torch.zeros_like(param)
-                state["exp_avg_sq"] = torch.zeros_like(param)
-            state["step"] += 1
-            # As torch.optim: 1 - beta and the bias corrections in double precision.
-            step = float(state["step"])
-            beta1, beta2, lr = (self.double(name) for name in ("beta1", "beta2", "lr"))
-            state["exp_avg"].lerp_(grad, per_member(1 - beta1, param))
-            state["exp_avg_sq"].mul_(self.values("beta2", param))
-            state["exp_avg_sq"].addcmul_(per_member(1 - beta2, param) * grad, grad)
-            corrected = state["exp_avg_sq"].sqrt() / per_member((1 - beta2**step).sqrt(), param)
-            denominator = corrected.add_(self.values("eps", param))
-            param.sub_(per_member(lr / (1 - beta1**step), param) * state["exp_avg"] / denominator)
-        return loss
+    def update(self, param: Tensor) -> None:
+        wd = self.values("weight_decay", param)
+        grad = param.grad
+        if self.decoupled:
+            param.mul_(1 - self.values("lr", param) * wd)
+        else:
+            grad = grad + wd * param
+        state = self.state[param]
+        if not state:
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(param)
+            state["exp_avg_sq"] = torch.zeros_like(param)
+        state["step"] += 1
+        # As torch.optim: 1 - beta and the bias corrections in double precision.
+        step = float(state["step"])
+        beta1, beta2, lr = (self.double(name) for name in ("beta1", "beta2", "lr"))
+        state["exp_avg"].lerp_(grad, per_member(1 - beta1, param))
+        state["exp_avg_sq"].mul_(self.values("beta2", param))
+        state["exp_avg_sq"].addcmul_(per_member(1 - beta2, param) * grad, grad)
+        corrected = state["exp_avg_sq"].sqrt() / per_member((1 - beta2**step).sqrt(), param)
+        denominator = corrected.add_(self.values("eps", param))
+        param.sub_(per_member(lr / (1 - beta1**step), param) * state["exp_avg"] / denominator)
 
 
 class StackedAdamW(StackedAdam):
-    kind = "AdamW"
     decoupled = True
 
 
