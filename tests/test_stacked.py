@@ -26,7 +26,7 @@ from dl101.models import CNN, MLP
 from dl101.results.runs import find_runs
 from dl101.run.checkpoints import load_checkpoint
 from dl101.stacked.grouping import describe, refusal, stack_key
-from dl101.stacked.model import StackedClassifier, dropout_rates, template_with_member_dropout
+from dl101.stacked.model import StackedClassifier, dropout_rates, stacked_template
 from dl101.stacked.optim import stacked_optimizer
 from dl101.stacked.training import MemberBatches
 from tests.helpers import compose_config, run_module, scalars
@@ -80,13 +80,16 @@ def test_members_differing_in_dropout_share_one_template_and_their_own_rates():
     assert dropout_rates(with_dropout, other) is None
     members = [with_dropout, plain]
     model = StackedClassifier(
-        template_with_member_dropout(with_dropout), members,
+        stacked_template(with_dropout), members,
         [dropout_rates(with_dropout, m) for m in members], None,
     )  # fmt: skip
     x = torch.rand(2, 64, 1, 28, 28)
     model.template.eval()
     expected = torch.stack([m.eval()(x[i]) for i, m in enumerate(members)])
     torch.testing.assert_close(model.logits(x, shared=False), expected, rtol=1e-5, atol=1e-6)
+    # One batch that all members read (validation): each member's own logits.
+    shared = torch.stack([m(x[0]) for m in members])
+    torch.testing.assert_close(model.logits(x[0], shared=True), shared, rtol=1e-5, atol=1e-6)
     model.template.train()  # dropout draws: the member at rate 0 is untouched, the other not
     train = model.logits(x, shared=False)
     torch.testing.assert_close(train[1], plain.train()(x[1]), rtol=1e-5, atol=1e-6)
@@ -101,7 +104,7 @@ def test_batch_norm_keeps_statistics_per_member():
              "pool": {"type": "max", "kernel_size": 2, "stride": 2}}  # fmt: skip
     torch.manual_seed(0)
     members = [CNN([1, 28, 28], 10, [block], [16], optimizer=optimizer) for _ in range(2)]
-    model = StackedClassifier(template_with_member_dropout(members[0]), members,
+    model = StackedClassifier(stacked_template(members[0]), members,
                               [dropout_rates(members[0], m) for m in members], None)  # fmt: skip
     x = torch.rand(2, 8, 1, 28, 28)
     x[1] *= 3  # other statistics for the second member
@@ -116,6 +119,8 @@ def test_batch_norm_keeps_statistics_per_member():
     model.template.eval()
     expected = torch.stack([m.eval()(x[i]) for i, m in enumerate(members)])
     torch.testing.assert_close(model.logits(x, shared=False), expected, rtol=1e-5, atol=1e-6)
+    shared = torch.stack([m(x[1]) for m in members])  # a linear layer after convolutions
+    torch.testing.assert_close(model.logits(x[1], shared=True), shared, rtol=1e-5, atol=1e-6)
 
 
 def test_each_member_draws_the_batches_its_separate_run_draws():

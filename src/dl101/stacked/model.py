@@ -10,8 +10,10 @@ and no operation mixes two members. A member whose loss becomes NaN or infinite 
 
 Members may differ in their dropout rates, and in whether a layer has dropout at all: the
 template is the member with the most dropout layers, each made a `MemberDropout`
-(`template_with_member_dropout`) that reads every member's own rate (0 where a member has no
-dropout layer: the identity).
+(`stacked_template`) that reads every member's own rate (0 where a member has no dropout layer:
+the identity). Its linear layers become `MemberLinear`: evaluated on one batch that all members
+read, a layer computes every member's outputs in one matrix product (vmap alone would run one
+small product per member).
 """
 
 from __future__ import annotations
@@ -29,6 +31,49 @@ from torch.func import functional_call, vmap
 from dl101.internals import log_as_module, logged_step
 
 DROPOUTS = (nn.Dropout, nn.Dropout2d)
+
+
+@torch.library.custom_op("dl101::member_linear", mutates_args=())
+def member_linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """F.linear; under vmap over members, `batched_member_linear`."""
+    return F.linear(x, weight, bias)
+
+
+def per_member(tensor: Tensor, dim: int | None, members: int) -> Tensor:
+    return tensor.expand(members, *tensor.shape) if dim is None else tensor.movedim(dim, 0)
+
+
+@member_linear.register_vmap
+def batched_member_linear(info, in_dims, x, weight, bias):
+    """Every member's F.linear at once: for an input all members share, one product with the
+    members' weights side by side, the member dimension left next to the last (no copy)."""
+    x_dim, weight_dim, bias_dim = in_dims
+    members = info.batch_size
+    weight = per_member(weight, weight_dim, members)
+    bias = None if bias is None else per_member(bias, bias_dim, members)
+    outputs = weight.shape[1]
+    if x_dim is None:
+        flat = x.reshape(-1, x.shape[-1])
+        wide = flat @ weight.flatten(0, 1).T
+        if bias is not None:
+            wide += bias.flatten()
+        return wide.view(*x.shape[:-1], members, outputs), x.dim() - 1
+    x = x.movedim(x_dim, 0)
+    flat = x.reshape(members, -1, x.shape[-1])
+    out = flat @ weight.transpose(1, 2)
+    if bias is not None:
+        out += bias.unsqueeze(1)
+    return out.view(*x.shape[:-1], outputs), 0
+
+
+class MemberLinear(nn.Linear):
+    """nn.Linear that evaluates with `member_linear` (training keeps vmap's own F.linear, whose
+    gradients autograd knows)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.training:
+            return F.linear(x, self.weight, self.bias)
+        return member_linear(x, self.weight, self.bias)
 
 
 class MemberDropout(nn.Module):
@@ -75,13 +120,16 @@ def dropout_rates(template: nn.Module, member: nn.Module) -> list[float] | None:
     )
 
 
-def template_with_member_dropout(model: nn.Module) -> nn.Module:
-    """A copy of `model` whose dropout layers read a rate per member."""
+def stacked_template(model: nn.Module) -> nn.Module:
+    """A copy of `model` whose dropout layers read a rate per member and whose linear layers
+    evaluate all members in one product."""
     template = copy.deepcopy(model)
     for module in list(template.modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, DROPOUTS):
                 setattr(module, child_name, MemberDropout(isinstance(child, nn.Dropout2d)))
+            elif type(child) is nn.Linear:
+                child.__class__ = MemberLinear  # the same parameters, under the same names
     return template
 
 

@@ -57,7 +57,7 @@ from dl101.stacked.model import (
     DROPOUTS,
     StackedClassifier,
     dropout_rates,
-    template_with_member_dropout,
+    stacked_template,
 )
 from dl101.stacked.optim import stacked_optimizer
 
@@ -331,7 +331,7 @@ class StackedGroup:
         rates = [dropout_rates(widest, member.model) for member in self.members]
         if any(r is None for r in rates):
             raise NotStackable("their layers differ beyond dropout")
-        template = template_with_member_dropout(widest)
+        template = stacked_template(widest)
         for member in self.members:
             names = [n for n, _ in template.named_parameters()] + [
                 n for n, _ in template.named_buffers() if not n.endswith(".rate")
