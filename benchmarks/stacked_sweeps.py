@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import runpy
 import sys
@@ -27,7 +28,7 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from benchmarks.command_timing import PYTHON, QUIET, TRAIN, timed
+from benchmarks.command_timing import GROUPING, PYTHON, QUIET, TRAIN, timed
 from dl101 import PROJECT_ROOT
 from dl101.results.runs import find_runs, read_events
 from dl101.results.tables import fmt, markdown_table
@@ -56,7 +57,7 @@ def run(args: list[str], sweep_dir: Path, log_path: str) -> dict:
         "fit_s": sum(r.final("stats/fit_seconds") or 0.0 for r in runs),
         "flops": sum(run_flops(r.path) for r in runs),
         "jobs": len(runs),
-        "memory": memory(int(peak.read_text()), sweep_dir) if peak.is_file() else "",
+        "memory": memory(peak.read_text(), sweep_dir, log_path) if peak.is_file() else "",
     }
 
 
@@ -99,9 +100,10 @@ def flops_per_sample(cfg) -> tuple:
     return _FLOPS_CACHE[key]
 
 
-def group_bytes(sweep_dir: Path) -> float:
-    """What a stacked group holds of its own: per member its parameters, their gradients and
-    its optimizer's state (SGD with momentum: one buffer; Adam: two), and the data once."""
+def group_bytes(sweep_dir: Path, groups: int) -> float:
+    """What the stacked groups hold of their own: per member its parameters, their gradients
+    and its optimizer's state (SGD with momentum: one buffer; Adam: two), and the data once a
+    group."""
     from omegaconf import OmegaConf
 
     runs = find_runs(sweep_dir)
@@ -111,7 +113,7 @@ def group_bytes(sweep_dir: Path) -> float:
     states = 2 if "Adam" in cfg.model.optimizer._target_ else 1
     data = sum(s.x.nelement() * s.x.element_size() for s in
                (datamodule.train_set, datamodule.val_set, datamodule.test_set))  # fmt: skip
-    return len(runs) * params * 4 * (2 + states) + data
+    return len(runs) * params * 4 * (2 + states) + groups * data
 
 
 def rows(log_path: str, quick: bool) -> list[dict]:
@@ -158,8 +160,14 @@ def rows(log_path: str, quick: bool) -> list[dict]:
     return found
 
 
-def memory(peak: int, sweep_dir: Path) -> str:
-    return f"peak {peak / 2**20:.0f} MiB; the group holds {group_bytes(sweep_dir) / 2**20:.1f} MiB"
+def memory(peaks: str, sweep_dir: Path, log_path: str) -> str:
+    """The launcher's and its largest worker's peak RSS, and what the groups hold."""
+    launcher, worker = (int(value) for value in peaks.split())
+    line = GROUPING.findall(Path(log_path).read_text())[-1]
+    groups = int(found.group(1)) if (found := re.search(r"-> (\d+) stacked group", line)) else 1
+    held = group_bytes(sweep_dir, groups) / 2**20
+    return (f"peak {launcher / 2**20:.0f} MiB launcher, {worker / 2**20:.0f} MiB largest "
+            f"worker; the {groups} group{'s' * (groups > 1)} hold {held:.1f} MiB")  # fmt: skip
 
 
 COLUMNS = ("sweep", "jobs", "wall s", "fits s", "GFLOP", "FLOP/s of the machine's", "target",
@@ -181,13 +189,19 @@ def markdown(found: list[dict]) -> str:
 
 
 def record_peak() -> None:
-    """Run `python -m dl101.train <args>` here, writing its peak RSS where PEAK_FILE says."""
+    """Run `python -m dl101.train <args>` here, writing its peak RSS and its largest worker's
+    (a child process) where PEAK_FILE says."""
     import atexit
 
     target = os.environ.get(PEAK_FILE)
+
+    def write() -> None:
+        peaks = (resource.getrusage(who).ru_maxrss * 1024
+                 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))  # fmt: skip
+        Path(target).write_text(" ".join(map(str, peaks)))
+
     if target:
-        atexit.register(lambda: Path(target).write_text(
-            str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))  # fmt: skip
+        atexit.register(write)
     sys.argv = ["dl101.train", *sys.argv[2:]]
     runpy.run_module("dl101.train", run_name="__main__", alter_sys=True)
 

@@ -205,5 +205,5 @@ def test_bench_times_whole_commands_as_typed(mnist_dir, tmp_path):
     assert logreg["rest_s"] == pytest.approx(logreg["wall_s"] - logreg["fit_s"])
     assert logreg["result"].count(" 0.") == 6  # test accuracy at each of the 6 x 500 steps
     sweep = rows["make sweep-regularization"]
-    assert sweep["result"] == "20 jobs -> 1 stacked group of 20"
+    assert sweep["result"] == "20 jobs -> 2 stacked groups of 10, 10 (2 processes side by side)"
     assert "## Whole commands" in (out_dir / "bench.md").read_text()

@@ -25,7 +25,7 @@ from dl101.data.batching import TensorBatches, tensor_loader
 from dl101.models import CNN, MLP
 from dl101.results.runs import find_runs
 from dl101.run.checkpoints import load_checkpoint
-from dl101.stacked.grouping import describe, refusal, stack_key
+from dl101.stacked.grouping import describe, refusal, split_for, stack_key
 from dl101.stacked.model import StackedClassifier, dropout_rates, stacked_template
 from dl101.stacked.optim import stacked_optimizer
 from dl101.stacked.training import MemberBatches
@@ -194,6 +194,11 @@ def test_the_grouping_is_said_in_one_line():
     assert (
         line == "8 jobs -> 2 stacked groups of 3, 3; 2 alone (RNNLanguageModel: a language model)"
     )
+    assert describe(split_for(groups, 2), {}, 2) == (
+        "20 jobs -> 2 stacked groups of 10, 10 (2 processes side by side)"
+    )
+    assert [len(g) for g in split_for([[1] * 7, [1] * 2], 4)] == [3, 2, 2, 2]  # parts of 2 or more
+    assert [len(g) for g in split_for([[1] * 3], 2)] == [3]
 
 
 STACKED = ["-m", *OVERFIT, "hydra/launcher=stacked", "trainer.max_steps=20",

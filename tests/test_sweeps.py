@@ -34,7 +34,9 @@ def test_regularization_sweep_trains_stacked_as_separate_jobs_would(regularizati
         "dl101.train", "sweep=regularization", "seed=1", "trainer.max_steps=20",
         "hydra/launcher=basic", "threads=1", f"hydra.sweep.dir={tmp_path}",
     )  # fmt: skip
-    assert "Stacked launcher: 8 jobs -> 1 stacked group of 8" in stacked.stdout
+    assert "Stacked launcher: 8 jobs -> 2 stacked groups of 4, 4 (2 processes side by side)" in (
+        stacked.stdout
+    )
     jobs = sorted(p.name for p in sweep_dir.iterdir() if (p / ".hydra").is_dir())
     assert jobs == [f"regularization={r},seed={s}" for r in sorted(VARIANTS) for s in (1, 2)]
     for job in (job for job in jobs if job.endswith("seed=1")):

@@ -84,8 +84,6 @@ def run_sweep_job(cfg: DictConfig) -> dict[str, float] | None:
     """One job of a sweep, from what its folder holds: kept where it finished or failed before,
     resumed where it was killed, else trained anew; a job that fails is marked so (its folder
     says why) and the other jobs still run. Its final metrics; None for a failed job."""
-    from dl101.run.training import train  # torch and Lightning: once a job starts
-
     folder = Path(HydraConfig.get().runtime.output_dir)
     state = job_state(folder)
     if (stacked := STACKED.get(folder.resolve())) is not None:
@@ -99,6 +97,8 @@ def run_sweep_job(cfg: DictConfig) -> dict[str, float] | None:
         log.info(f"Kept: {folder.name} failed before ({folder / FAILED_MARKER})")
         return None
     cfg = resume_killed(cfg, folder)  # killed: from its last.ckpt; new: anew
+    from dl101.run.training import train  # torch and Lightning: once a job trains here
+
     try:
         return train(cfg)
     except Exception as err:

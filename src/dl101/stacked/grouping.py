@@ -17,7 +17,9 @@ import copy
 import json
 import logging
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.utils import get_class
@@ -25,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from dl101.run.sweeps import job_state, mark_failed, note_stacked, resume_killed
 from dl101.stacked.optim import STACKABLE
+from dl101.stacked.workers import GroupProcesses, cores
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,35 @@ CALLBACKS = {"ModelCheckpoint", "RichProgressBar", "TQDMProgressBar", "RichModel
              "SaveOnSignal", "FiniteLossGuard"}  # fmt: skip
 LOGGERS = {"TensorBoardLogger", "CSVLogger"}
 OPTIMIZER_FLAGS = ("nesterov", "amsgrad", "maximize", "capturable", "differentiable")
+
+
+class NotStackable(Exception):
+    """A group that cannot train stacked after all (found once built): its jobs run alone."""
+
+
+@dataclass
+class Member:
+    """One job of a stacked group: its config (resolved), its Hydra config (set while its own
+    files are written: its overrides name its HPARAMS row and reproduce command), its folder,
+    and the checkpoint it resumes from (a killed sweep's last.ckpt). What its training builds
+    (model, datamodule, loggers, callbacks) is set where the group trains."""
+
+    cfg: DictConfig
+    job_config: DictConfig
+    folder: Path
+    resume: Path | None = None
+    model: Any = None
+    datamodule: Any = None
+    loggers: list = field(default_factory=list)
+    callbacks: list = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # the template's name -> the model's
+    failed: str | None = None
+
+    @property
+    def checkpoints(self) -> list:
+        from pytorch_lightning.callbacks import ModelCheckpoint
+
+        return [c for c in self.callbacks if isinstance(c, ModelCheckpoint)]
 
 
 def class_name(target) -> str:
@@ -175,9 +207,21 @@ def resume_step(folder: Path) -> tuple[Path | None, int, str | None]:
     return last, int(checkpoint["global_step"]), None
 
 
-def describe(groups: list[list], alone: dict[str, list]) -> str:
+def split_for(groups: list[list], processes: int) -> list[list]:
+    """`groups` split in halves, the largest first, until each of `processes` processes has one
+    (a part keeps at least two members)."""
+    groups = sorted(groups, key=len, reverse=True)
+    while len(groups) < processes and len(groups[0]) >= 4:
+        largest = groups.pop(0)
+        half = (len(largest) + 1) // 2
+        groups = sorted([*groups, largest[:half], largest[half:]], key=len, reverse=True)
+    return groups
+
+
+def describe(groups: list[list], alone: dict[str, list], processes: int = 1) -> str:
     """The grouping in one line: '20 jobs -> 1 stacked group of 20', '18 jobs -> 6 stacked
-    groups of 3, 3, 3, 3, 3, 3', each reason jobs run alone added ('; 2 alone (...)')."""
+    groups of 3, 3, 3, 3, 3, 3', the processes that train them side by side, each reason jobs
+    run alone added ('; 2 alone (...)')."""
     jobs = sum(map(len, groups)) + sum(map(len, alone.values()))
     sizes = ", ".join(str(len(g)) for g in groups)
     if not groups:
@@ -186,17 +230,24 @@ def describe(groups: list[list], alone: dict[str, list]) -> str:
         line = f"{jobs} jobs -> 1 stacked group of {sizes}"
     else:
         line = f"{jobs} jobs -> {len(groups)} stacked groups of {sizes}"
+        if processes > 1:
+            line += f" ({min(processes, len(groups))} processes side by side)"
     for reason, folders in alone.items():
         line += f"; {len(folders)} alone ({reason})"
     return line
 
 
-def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: int | None) -> None:
-    """Train the sweep's jobs that stack, group by group, before Hydra runs every job: a stacked
-    member's job then finds its folder finished (or failed) and keeps it, as a continued sweep
-    keeps a finished job (`dl101.run.sweeps.run_sweep_job`); the others train as usual."""
-    from dl101.stacked.training import Member, NotStackable, train_group
+def train_in_worker(members: list[Member], sweep_dir: Path, threads: int | None):
+    """One group's training in a worker process (`dl101.stacked.workers`)."""
+    from dl101.stacked.training import train_group
 
+    return train_group(members, sweep_dir, threads)
+
+
+def plan(sweep_configs: list[DictConfig], max_group: int | None, processes: int):
+    """The sweep's stacked groups (split so that each of `processes` processes has one), the
+    jobs that run alone by reason, and how many jobs were done before. It imports the models'
+    classes (torch, Lightning): the launcher asks a worker process for it."""
     by_key: dict[tuple, list] = defaultdict(list)
     alone: dict[str, list] = defaultdict(list)
     done = 0
@@ -225,21 +276,61 @@ def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: i
                 groups.append(part)
             else:
                 alone["no other job to stack with"].append(part[0].folder)
-    line = describe(groups, alone)
+    if groups and processes > 1:
+        groups = split_for(groups, processes)
+    return groups, dict(alone), done
+
+
+def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: int | None,
+                  workers: GroupProcesses | None = None) -> None:  # fmt: skip
+    """Train the sweep's jobs that stack, group by group, before Hydra runs every job: a stacked
+    member's job then finds its folder finished (or failed) and keeps it, as a continued sweep
+    keeps a finished job (`dl101.run.sweeps.run_sweep_job`); the others train as usual. With
+    `workers`, the groups train in its processes, side by side."""
+    processes = workers.processes if workers else 1
+    if workers:
+        groups, alone, done = workers.call(plan, sweep_configs, max_group, processes)
+    else:
+        groups, alone, done = plan(sweep_configs, max_group, processes)
+    line = describe(groups, alone, processes)
     print(f"Stacked launcher: {line}" + (f" ({done} kept from before)" if done else ""))
-    for number, members in enumerate(groups, 1):
-        label = f"stacked group {number} of {len(groups)} ({len(members)} jobs)"
+    count = len(groups)
+    labels = [f"stacked group {n} of {count} ({len(m)} jobs)" for n, m in enumerate(groups, 1)]
+    for label, members in zip(labels, groups, strict=True):
         print(f"Training {label}: {', '.join(m.folder.name for m in members)}")
-        try:
-            outcomes = train_group(members, sweep_dir)
-        except NotStackable as err:
-            print(f"The {label} cannot train stacked ({err}): its jobs run alone")
-            continue
-        except Exception as err:  # a fault of the group: each job fails with it, as alone
-            log.exception(f"The {label} failed: {err}")
+    if workers and groups:
+        threads = max(1, cores() // min(processes, len(groups)))
+        tasks = [(train_in_worker, (members, sweep_dir, threads)) for members in groups]
+        results = [future_outcome(f) for f in workers.run(tasks)]
+    else:
+        results = [outcome_here(members, sweep_dir) for members in groups]
+    for label, members, result in zip(labels, groups, results, strict=True):
+        if isinstance(result, NotStackable):
+            print(f"The {label} cannot train stacked ({result}): its jobs run alone")
+        elif isinstance(result, BaseException):  # a fault of the group: each job fails with it
+            log.error(f"The {label} failed: {result}", exc_info=result)
             for member in members:
                 if job_state(member.folder) != "failed":
-                    mark_failed(member.folder, err)
-            continue
-        for folder, outcome in outcomes.items():
-            note_stacked(folder, f"{label}", failed=isinstance(outcome, str))
+                    mark_failed(member.folder, result)
+        else:
+            for folder, outcome in result.items():
+                note_stacked(folder, f"{label}", failed=isinstance(outcome, str))
+
+
+def outcome_here(members: list[Member], sweep_dir: Path):
+    """A group trained in this process: its outcomes, or the exception it failed with."""
+    try:
+        return train_in_worker(members, sweep_dir, None)
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except Exception as err:
+        return err
+
+
+def future_outcome(future):
+    """A group trained in a worker: its outcomes, or the exception it failed with; a worker
+    stopped by a signal (its members saved) stops the sweep as it would have stopped it."""
+    err = future.exception()
+    if isinstance(err, SystemExit | KeyboardInterrupt):
+        raise err
+    return err if err is not None else future.result()

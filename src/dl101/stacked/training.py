@@ -17,7 +17,6 @@ import contextlib
 import io
 import logging
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -53,6 +52,7 @@ from dl101.run.training import (
     with_model_monitor,
     write_judged_by,
 )
+from dl101.stacked.grouping import Member, NotStackable
 from dl101.stacked.model import (
     DROPOUTS,
     StackedClassifier,
@@ -64,32 +64,6 @@ from dl101.stacked.optim import stacked_optimizer
 log = logging.getLogger(__name__)
 MEMBER_KEY = "dl101_stacked_member"  # in a member's checkpoint: what its group resumes from
 FLUSH_SECONDS = 10
-
-
-class NotStackable(Exception):
-    """A group that cannot train stacked after all (found once built): its jobs run alone."""
-
-
-@dataclass
-class Member:
-    """One job of a stacked group: its config (resolved), its Hydra config (set while its own
-    files are written: its overrides name its HPARAMS row and reproduce command), its folder,
-    and the checkpoint it resumes from (a killed sweep's last.ckpt)."""
-
-    cfg: DictConfig
-    job_config: DictConfig
-    folder: Path
-    resume: Path | None = None
-    model: pl.LightningModule | None = None
-    datamodule: pl.LightningDataModule | None = None
-    loggers: list = field(default_factory=list)
-    callbacks: list = field(default_factory=list)
-    names: dict[str, str] = field(default_factory=dict)  # the template's name -> the model's
-    failed: str | None = None
-
-    @property
-    def checkpoints(self) -> list[ModelCheckpoint]:
-        return [c for c in self.callbacks if isinstance(c, ModelCheckpoint)]
 
 
 @contextlib.contextmanager
@@ -572,12 +546,16 @@ class _Judged:
         self.checkpoint_callback = checkpoints[0] if checkpoints else None
 
 
-def train_group(members: list[Member], sweep_dir: Path) -> dict[Path, dict | str]:
+def train_group(members: list[Member], sweep_dir: Path,
+                threads: int | None = None) -> dict[Path, dict | str]:  # fmt: skip
     """Train `members` as one stacked model; each member's final metrics, or why it failed.
-    NotStackable before any of their files is written where the group cannot stack."""
+    NotStackable before any of their files is written where the group cannot stack. `threads`:
+    torch's threads where the jobs' config names no number (the cores this group may use)."""
     quiet_known_warnings()
-    threads = members[0].cfg.get("threads")
-    if isinstance(threads, int) and not isinstance(threads, bool) and threads > 0:
+    configured = members[0].cfg.get("threads")
+    if isinstance(configured, int) and not isinstance(configured, bool) and configured > 0:
+        threads = configured
+    if threads:
         torch.set_num_threads(threads)  # else torch's own: every core for the group
     group = StackedGroup(members)
     group.build()

@@ -1,6 +1,7 @@
 """hydra/launcher=stacked: Hydra's basic launcher, after the sweep's jobs that can train
-together have trained as stacked groups (`dl101.stacked.grouping`). Hydra finds launchers in the
-`hydra_plugins` package only; the work is dl101's."""
+together have trained as stacked groups (`dl101.stacked.grouping`), side by side in `processes`
+worker processes (`dl101.stacked.workers`: started here, while the sweeper composes the jobs'
+configs). Hydra finds launchers in the `hydra_plugins` package only; the work is dl101's."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from omegaconf import open_dict
 
 
 class StackedLauncher(BasicLauncher):
-    def __init__(self, max_group_size: int | None = None) -> None:
+    def __init__(self, max_group_size: int | None = None, processes: int | str = "auto") -> None:
         super().__init__()
         self.max_group_size = max_group_size
+        self.processes = processes
+        self.workers = None
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
@@ -31,9 +34,22 @@ class StackedLauncher(BasicLauncher):
             return copy.deepcopy(composed[key])
 
         loader.load_sweep_config = load_sweep_config
+        from dl101.stacked.workers import GroupProcesses, default_processes
+
+        processes = self.processes
+        if processes == "auto":
+            processes = default_processes(str(config.get("trainer", {}).get("accelerator", "auto")))
+        if not isinstance(processes, int) or processes < 0:
+            from dl101.errors import ConfigError
+
+            raise ConfigError(
+                f"hydra.launcher.processes={self.processes!r}: give auto, 0 (train in this "
+                "process) or a number of worker processes"
+            )
+        self.workers = GroupProcesses(processes) if processes > 0 else None
 
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
-        from dl101.stacked.grouping import train_stacked  # torch and Lightning: only now
+        from dl101.stacked.grouping import train_stacked
 
         setup_globals()
         configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
@@ -48,7 +64,12 @@ class StackedLauncher(BasicLauncher):
                 config.hydra.job.id = idx
                 config.hydra.job.num = idx
             configs.append(config)
-        train_stacked(configs, sweep_dir, self.max_group_size)
+        try:
+            train_stacked(configs, sweep_dir, self.max_group_size, self.workers)
+        finally:
+            if self.workers is not None:
+                self.workers.close()
+                self.workers = None
         runs = []
         for config in configs:  # every job, as the basic launcher runs it
             runs.append(

@@ -1,0 +1,92 @@
+"""The processes a stacked sweep's groups train in (hydra/launcher=stacked, `processes`).
+
+On a CPU a group's forward and backward are many small operations whose Python side holds one
+core while the other waits: two groups side by side, one process and one torch thread each,
+use both. The processes start when the launcher is set up and import torch and Lightning while
+Hydra composes the jobs' configs; a group then starts training at once. Signals the launcher
+gets (SIGTERM, SIGUSR1) reach the groups' processes, whose members save as in one process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+FORWARDED = (signal.SIGTERM, signal.SIGUSR1)
+LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # as Hydra's
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def default_processes(accelerator: str) -> int:
+    """One process per core on a CPU; one on a machine with an NVIDIA GPU the jobs may use (a
+    group fills it) or inside a submitit job (its requeue handler lives in this process)."""
+    on_gpu = accelerator != "cpu" and Path("/dev/nvidiactl").exists()
+    in_submitit = "SUBMITIT_FOLDER" in os.environ or "SUBMITIT_JOB_ID" in os.environ
+    return 1 if on_gpu or in_submitit else cores()
+
+
+def warm_up(logging_level: int) -> None:
+    """A worker's start: what a group's training imports, loaded before a group arrives."""
+    from hydra.core.utils import setup_globals
+
+    import dl101.stacked.training  # noqa: F401  (torch, Lightning: its own console handler)
+
+    setup_globals()  # Hydra's resolvers (${hydra:...}), as in the launcher's process
+
+    logging.basicConfig(level=logging_level, format=LOG_FORMAT)
+
+
+def started() -> None:
+    """A task that makes the pool start a worker."""
+
+
+class GroupProcesses:
+    """`processes` worker processes, started (and warming up) at once."""
+
+    def __init__(self, processes: int):
+        self.processes = processes
+        self.pool = ProcessPoolExecutor(
+            max_workers=processes,
+            mp_context=multiprocessing.get_context("spawn"),  # no copy of Hydra's state, threads
+            initializer=warm_up,
+            initargs=(logging.getLogger().getEffectiveLevel(),),
+        )
+        for _ in range(processes):
+            self.pool.submit(started)
+
+    def run(self, tasks: list[tuple[Callable, tuple]]) -> list[Future]:
+        """Each task (function, arguments) in a worker; the signals this process gets are
+        forwarded to the workers while they run."""
+        futures = [self.pool.submit(function, *args) for function, args in tasks]
+        before = {sig: signal.getsignal(sig) for sig in FORWARDED}
+
+        def forward(signum, frame):
+            for child in multiprocessing.active_children():
+                os.kill(child.pid, signum)
+
+        for sig in FORWARDED:
+            signal.signal(sig, forward)
+        try:
+            for future in futures:
+                future.exception()  # waits
+        finally:
+            for sig, handler in before.items():
+                signal.signal(sig, handler)
+        return futures
+
+    def call(self, function: Callable, *args):
+        """`function(*args)` in a worker: its result (or its exception, raised here)."""
+        return self.run([(function, args)])[0].result()
+
+    def close(self) -> None:
+        """Let the workers go; their exit (torch's teardown) overlaps what follows."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
