@@ -241,6 +241,34 @@ KILLED = ["-m", *OVERFIT, "hydra/launcher=stacked", "seed=1,2,3",
           "+callbacks.hold.step=70"]  # fmt: skip
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (/proc/<child>/stat: pid (name) state ppid ...)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pids: list[int], seconds: float = 20) -> bool:
+    """Whether these processes end (or are zombies) within `seconds`."""
+
+    def running(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + seconds
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return not any(map(running, pids))
+
+
 def report_rows(sweep_dir: Path) -> list[list[str]]:
     with (sweep_dir / "report.csv").open() as f:
         return list(csv.reader(f))
@@ -248,9 +276,9 @@ def report_rows(sweep_dir: Path) -> list[list[str]]:
 
 @pytest.mark.slow
 def test_a_killed_stacked_sweep_continues_to_an_uninterrupted_ones_report(mnist_dir, tmp_path):
-    """kill -9 at step 70: each member resumes from its own last.ckpt (step 50: weights,
-    momentum, best so far) in one group again, its curve carrying on, to the report of a sweep
-    never stopped."""
+    """kill -9 of the launcher at step 70 (its worker stops with it): each member resumes from
+    its own last.ckpt (step 50: weights, momentum, best so far) in one group again, its curve
+    carrying on, to the report of a sweep never stopped."""
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     run_module("dl101.train", *KILLED, f"hydra.sweep.dir={whole}")
     marker = tmp_path / "held"
@@ -264,8 +292,10 @@ def test_a_killed_stacked_sweep_continues_to_an_uninterrupted_ones_report(mnist_
     while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert marker.exists(), "the stacked group never reached step 70"
-    os.killpg(process.pid, signal.SIGKILL)
+    workers = children(process.pid)
+    os.kill(process.pid, signal.SIGKILL)  # the launcher alone: its workers stop with it
     process.wait()
+    assert gone(workers), "a worker outlived the launcher"
     steps = {load_checkpoint(str(killed / f"seed={s}" / "checkpoints" / "last.ckpt"))["global_step"]
              for s in (1, 2, 3)}  # fmt: skip
     assert steps == {50}
@@ -278,6 +308,41 @@ def test_a_killed_stacked_sweep_continues_to_an_uninterrupted_ones_report(mnist_
             expected = pytest.approx([v for _, v in uninterrupted[tag]], rel=1e-6, abs=1e-7)
             assert [v for _, v in resumed[tag]] == expected, (job, tag)
     assert report_rows(killed) == report_rows(whole)
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_launcher_saves_every_member_in_its_worker_and_the_sweep_continues(
+    mnist_dir, tmp_path
+):
+    """SIGTERM to the launcher's process alone (its groups train in worker processes): it
+    reaches the workers, every member saves its last.ckpt at the step it was at (held at 70,
+    then done: 71, as a separate run), the command exits 143, no worker outlives it, and the
+    same command continues the sweep to an unstopped one's report."""
+    stopped, whole = tmp_path / "stopped", tmp_path / "whole"
+    run_module("dl101.train", *KILLED, f"hydra.sweep.dir={whole}")
+    marker = tmp_path / "held"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dl101.train", *KILLED, f"hydra.sweep.dir={stopped}"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DL101_ROOT": str(PROJECT_ROOT), "HOLD_MARKER": str(marker)},
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the stacked group never reached step 70"
+    workers = children(process.pid)
+    assert workers, "the groups train in worker processes"
+    os.kill(process.pid, signal.SIGTERM)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 143, output
+    assert "processes side by side" not in output  # three members: one group, one worker
+    lasts = [stopped / f"seed={s}" / "checkpoints" / "last.ckpt" for s in (1, 2, 3)]
+    assert {load_checkpoint(str(last))["global_step"] for last in lasts} == {71}
+    assert gone(workers), "a worker outlived the launcher"
+    again = run_module("dl101.train", *KILLED, f"hydra.sweep.dir={stopped}")
+    assert "1 stacked group of 3" in again.stdout
+    assert report_rows(stopped) == report_rows(whole)
 
 
 @pytest.mark.slow

@@ -238,10 +238,16 @@ def describe(groups: list[list], alone: dict[str, list], processes: int = 1) -> 
 
 
 def train_in_worker(members: list[Member], sweep_dir: Path, threads: int | None):
-    """One group's training in a worker process (`dl101.stacked.workers`)."""
+    """One group's training in a worker process (`dl101.stacked.workers`), or in the launcher's
+    own process (threads None)."""
     from dl101.stacked.training import train_group
+    from dl101.stacked.workers import between_groups
 
-    return train_group(members, sweep_dir, threads)
+    try:
+        return train_group(members, sweep_dir, threads)
+    finally:
+        if threads is not None:  # in a worker: its trainer put back the handlers it found
+            between_groups()
 
 
 def plan(sweep_configs: list[DictConfig], max_group: int | None, processes: int):

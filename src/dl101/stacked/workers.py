@@ -13,6 +13,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -41,8 +43,24 @@ def warm_up(logging_level: int) -> None:
     import dl101.stacked.training  # noqa: F401  (torch, Lightning: its own console handler)
 
     setup_globals()  # Hydra's resolvers (${hydra:...}), as in the launcher's process
-
     logging.basicConfig(level=logging_level, format=LOG_FORMAT)
+    between_groups()
+    threading.Thread(target=exit_with, args=(os.getppid(),), daemon=True).start()
+
+
+def exit_with(launcher: int) -> None:
+    """A worker whose launcher was killed (kill -9) stops too, rather than go on writing into
+    the sweep's folders beside the command that continues it."""
+    while os.getppid() == launcher:
+        time.sleep(1)
+    os._exit(1)
+
+
+def between_groups() -> None:
+    """A worker without a group has nothing to save: the signals the launcher forwards to every
+    worker (`GroupProcesses.run`) leave it be. A group's trainer handles them while it trains."""
+    for sig in FORWARDED:
+        signal.signal(sig, lambda signum, frame: None)
 
 
 def started() -> None:
@@ -87,6 +105,10 @@ class GroupProcesses:
         """`function(*args)` in a worker: its result (or its exception, raised here)."""
         return self.run([(function, args)])[0].result()
 
-    def close(self) -> None:
-        """Let the workers go; their exit (torch's teardown) overlaps what follows."""
+    def close(self, stopped: bool = False) -> None:
+        """Let the workers go; their exit (torch's teardown) overlaps what follows. `stopped`
+        (the sweep stops on an error or a signal): they are killed, none outlives the launcher."""
         self.pool.shutdown(wait=False, cancel_futures=True)
+        if stopped:
+            for child in multiprocessing.active_children():
+                child.kill()

@@ -48,6 +48,11 @@ class StackedLauncher(BasicLauncher):
             )
         self.workers = GroupProcesses(processes) if processes > 0 else None
 
+    def close_workers(self, stopped: bool = False) -> None:
+        if self.workers is not None:
+            self.workers.close(stopped)
+            self.workers = None
+
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
         from dl101.stacked.grouping import train_stacked
 
@@ -66,10 +71,10 @@ class StackedLauncher(BasicLauncher):
             configs.append(config)
         try:
             train_stacked(configs, sweep_dir, self.max_group_size, self.workers)
-        finally:
-            if self.workers is not None:
-                self.workers.close()
-                self.workers = None
+        except BaseException:
+            self.close_workers(stopped=True)
+            raise
+        self.close_workers()
         runs = []
         for config in configs:  # every job, as the basic launcher runs it
             runs.append(
