@@ -29,6 +29,8 @@ at the package's top: each helper loads its library when used.
 
 from __future__ import annotations
 
+import io
+
 LIGHTNING_HOOK_NAME = "_current_fx_name"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 # Hooks Lightning calls on every batch.
@@ -98,10 +100,23 @@ def last_saved_step(checkpoint_callback) -> int:
     return checkpoint_callback._last_global_step_saved
 
 
-def write_scalars(writer, scalars: dict[str, float], step: int) -> None:
-    """Scalars in one TensorBoard event (TensorBoard reads each of its values as add_scalar's)."""
+def append_scalar_events(writer, events: list[tuple[float, int, dict[str, float]]]) -> None:
+    """Scalar events (wall time, step, {tag: value}: one event each, TensorBoard reads each of
+    its values as add_scalar's) appended to a SummaryWriter's event file in one write, after
+    what its own writer thread holds: tensorboard's writer without TensorFlow opens the file
+    once per event."""
+    from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.record_writer import RecordWriter
     from torch.utils.tensorboard.summary import scalar
 
-    values = [scalar(tag, value).value[0] for tag, value in scalars.items()]
-    writer._get_file_writer().add_summary(Summary(value=values), step)
+    file_writer = writer._get_file_writer()
+    file_writer.flush()  # its own events first (the file's first write truncates it)
+    records = io.BytesIO()
+    framing = RecordWriter(records)
+    for wall_time, step, scalars in events:
+        values = [scalar(tag, value).value[0] for tag, value in scalars.items()]
+        event = Event(wall_time=wall_time, step=step, summary=Summary(value=values))
+        framing.write(event.SerializeToString())
+    with open(file_writer.event_writer._file_name, "ab") as file:
+        file.write(records.getvalue())
