@@ -274,6 +274,21 @@ def report_rows(sweep_dir: Path) -> list[list[str]]:
         return list(csv.reader(f))
 
 
+def held_at_step_70(sweep_dir: Path, marker: Path, stdout) -> subprocess.Popen:
+    """The KILLED sweep started in its own session, returned once its group holds at step 70."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dl101.train", *KILLED, f"hydra.sweep.dir={sweep_dir}"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DL101_ROOT": str(PROJECT_ROOT), "HOLD_MARKER": str(marker)},
+        start_new_session=True, stdout=stdout, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the stacked group never reached step 70"
+    return process
+
+
 @pytest.mark.slow
 def test_a_killed_stacked_sweep_continues_to_an_uninterrupted_ones_report(mnist_dir, tmp_path):
     """kill -9 of the launcher at step 70 (its worker stops with it): each member resumes from
@@ -281,17 +296,7 @@ def test_a_killed_stacked_sweep_continues_to_an_uninterrupted_ones_report(mnist_
     carrying on, to the report of a sweep never stopped."""
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     run_module("dl101.train", *KILLED, f"hydra.sweep.dir={whole}")
-    marker = tmp_path / "held"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dl101.train", *KILLED, f"hydra.sweep.dir={killed}"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DL101_ROOT": str(PROJECT_ROOT), "HOLD_MARKER": str(marker)},
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), "the stacked group never reached step 70"
+    process = held_at_step_70(killed, tmp_path / "held", stdout=subprocess.DEVNULL)
     workers = children(process.pid)
     os.kill(process.pid, signal.SIGKILL)  # the launcher alone: its workers stop with it
     process.wait()
@@ -320,17 +325,7 @@ def test_sigterm_to_the_launcher_saves_every_member_in_its_worker_and_the_sweep_
     same command continues the sweep to an unstopped one's report."""
     stopped, whole = tmp_path / "stopped", tmp_path / "whole"
     run_module("dl101.train", *KILLED, f"hydra.sweep.dir={whole}")
-    marker = tmp_path / "held"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dl101.train", *KILLED, f"hydra.sweep.dir={stopped}"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DL101_ROOT": str(PROJECT_ROOT), "HOLD_MARKER": str(marker)},
-        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 300
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), "the stacked group never reached step 70"
+    process = held_at_step_70(stopped, tmp_path / "held", stdout=subprocess.PIPE)
     workers = children(process.pid)
     assert workers, "the groups train in worker processes"
     os.kill(process.pid, signal.SIGTERM)
