@@ -161,6 +161,14 @@ class SweepSummary(Callback):
             raise SystemExit(f"{len(failed)} of {len(runs)} sweep jobs failed (listed above)")
 
 
+def summary_imports() -> None:
+    """What a sweep's summary imports (tensorboard's reader, matplotlib, scipy.stats: about
+    1.5 s here), for a launcher to load while it waits on its workers."""
+    import scipy.stats  # noqa: F401  (Welch's t-test)
+
+    import dl101.results.sweep_summary  # noqa: F401
+
+
 def check_continuation(config: DictConfig, sweep_dir: Path, task: list[str]) -> None:
     """A command given a sweep's folder continues that sweep (`run_sweep_job`): only
     with the sweep's own overrides, so that its runs are never mixed with another's; and only

@@ -26,7 +26,6 @@ from hydra.utils import get_class
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 from dl101.run.sweeps import job_state, mark_failed, note_stacked, resume_killed
-from dl101.stacked.optim import STACKABLE
 from dl101.stacked.workers import GroupProcesses, cores
 
 log = logging.getLogger(__name__)
@@ -38,6 +37,13 @@ CALLBACKS = {"ModelCheckpoint", "RichProgressBar", "TQDMProgressBar", "RichModel
              "ModelSummary", "LearningRateMonitor", "RunStats", "ValidateFinalWeights",
              "SaveOnSignal", "FiniteLossGuard"}  # fmt: skip
 LOGGERS = {"TensorBoardLogger", "CSVLogger"}
+# The optimizers a stacked group can run, by class path, and the hyper-parameters its members
+# may differ in (any other setting must be the same for all).
+STACKABLE = {
+    "torch.optim.SGD": ("lr", "momentum", "weight_decay", "dampening"),
+    "torch.optim.Adam": ("lr", "weight_decay", "betas", "eps"),
+    "torch.optim.AdamW": ("lr", "weight_decay", "betas", "eps"),
+}
 OPTIMIZER_FLAGS = ("nesterov", "amsgrad", "maximize", "capturable", "differentiable")
 
 

@@ -17,13 +17,7 @@ import torch
 from hydra.utils import get_class as locate
 from torch import Tensor
 
-# The optimizers a stacked group can run, by class path, and the hyper-parameters its members
-# may differ in (any other setting must be the same for all).
-STACKABLE = {
-    "torch.optim.SGD": ("lr", "momentum", "weight_decay", "dampening"),
-    "torch.optim.Adam": ("lr", "weight_decay", "betas", "eps"),
-    "torch.optim.AdamW": ("lr", "weight_decay", "betas", "eps"),
-}
+from dl101.stacked.grouping import STACKABLE
 
 
 def per_member(values: list[float] | Tensor, like: Tensor) -> Tensor:

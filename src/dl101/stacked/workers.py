@@ -21,6 +21,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 FORWARDED = (signal.SIGTERM, signal.SIGUSR1)
+TRAINING = "dl101.stacked.training"  # what a group imports (torch, Lightning)
 LOG_FORMAT = "[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"  # as Hydra's
 
 
@@ -68,22 +69,32 @@ def started() -> None:
 
 
 class GroupProcesses:
-    """`processes` worker processes, started (and warming up) at once."""
+    """`processes` worker processes, forked from one process that imports what a group's
+    training imports (multiprocessing's forkserver, preloaded): started at once, they are ready
+    when that import is done, which is paid once, not once a worker. This process goes on (Hydra
+    composes the jobs' configs) while a thread waits for them."""
 
     def __init__(self, processes: int):
         self.processes = processes
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([TRAINING])
         self.pool = ProcessPoolExecutor(
             max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),  # no copy of Hydra's state, threads
+            mp_context=context,
             initializer=warm_up,
             initargs=(logging.getLogger().getEffectiveLevel(),),
         )
-        for _ in range(processes):
+        self.starting = threading.Thread(target=self.start, daemon=True)
+        self.starting.start()
+
+    def start(self) -> None:
+        for _ in range(self.processes):  # each returns once the forkserver forked its worker
             self.pool.submit(started)
 
     def run(self, tasks: list[tuple[Callable, tuple]]) -> list[Future]:
         """Each task (function, arguments) in a worker; the signals this process gets are
         forwarded to the workers while they run."""
+        self.starting.join()
         futures = [self.pool.submit(function, *args) for function, args in tasks]
         before = {sig: signal.getsignal(sig) for sig in FORWARDED}
 
@@ -108,6 +119,7 @@ class GroupProcesses:
     def close(self, stopped: bool = False) -> None:
         """Let the workers go; their exit (torch's teardown) overlaps what follows. `stopped`
         (the sweep stops on an error or a signal): they are killed, none outlives the launcher."""
+        self.starting.join()
         self.pool.shutdown(wait=False, cancel_futures=True)
         if stopped:
             for child in multiprocessing.active_children():

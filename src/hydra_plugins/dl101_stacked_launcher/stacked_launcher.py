@@ -5,7 +5,7 @@ configs). Hydra finds launchers in the `hydra_plugins` package only; the work is
 
 from __future__ import annotations
 
-import copy
+import threading
 from pathlib import Path
 
 from hydra._internal.core_plugins.basic_launcher import BasicLauncher
@@ -22,18 +22,12 @@ class StackedLauncher(BasicLauncher):
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         super().setup(hydra_context=hydra_context, task_function=task_function, config=config)
-        # The basic sweeper composes every job's config to check it before launching; the
-        # launcher needs them all at once too: each is composed once (about 0.15 s a job).
+        # The basic sweeper composes every job's config to check it before launching, and the
+        # launcher again: each distinct choice of config groups is composed once.
+        from dl101.run.sweep_configs import ComposeOnce
+
         loader = hydra_context.config_loader
-        compose, composed = loader.load_sweep_config, {}
-
-        def load_sweep_config(master_config, sweep_overrides):
-            key = tuple(sweep_overrides)
-            if key not in composed:
-                composed[key] = compose(master_config, sweep_overrides)
-            return copy.deepcopy(composed[key])
-
-        loader.load_sweep_config = load_sweep_config
+        loader.load_sweep_config = ComposeOnce(loader).load_sweep_config
         from dl101.stacked.workers import GroupProcesses, default_processes
 
         processes = self.processes
@@ -54,6 +48,7 @@ class StackedLauncher(BasicLauncher):
             self.workers = None
 
     def launch(self, job_overrides, initial_job_idx: int) -> list[JobReturn]:
+        from dl101.run.sweeps import summary_imports
         from dl101.stacked.grouping import train_stacked
 
         setup_globals()
@@ -69,6 +64,9 @@ class StackedLauncher(BasicLauncher):
                 config.hydra.job.id = idx
                 config.hydra.job.num = idx
             configs.append(config)
+        # This process waits while its workers import torch and train: the summary's imports
+        # meanwhile.
+        threading.Thread(target=summary_imports, daemon=True).start()
         try:
             train_stacked(configs, sweep_dir, self.max_group_size, self.workers)
         except BaseException:
