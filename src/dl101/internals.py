@@ -29,8 +29,6 @@ at the package's top: each helper loads its library when used.
 
 from __future__ import annotations
 
-import io
-
 LIGHTNING_HOOK_NAME = "_current_fx_name"
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 # Hooks Lightning calls on every batch.
@@ -107,16 +105,15 @@ def append_scalar_events(writer, events: list[tuple[float, int, dict[str, float]
     once per event."""
     from tensorboard.compat.proto.event_pb2 import Event
     from tensorboard.compat.proto.summary_pb2 import Summary
-    from tensorboard.summary.writer.record_writer import RecordWriter
-    from torch.utils.tensorboard.summary import scalar
+
+    from dl101.results.event_files import records, scalar_value
 
     file_writer = writer._get_file_writer()
     file_writer.flush()  # its own events first (the file's first write truncates it)
-    records = io.BytesIO()
-    framing = RecordWriter(records)
-    for wall_time, step, scalars in events:
-        values = [scalar(tag, value).value[0] for tag, value in scalars.items()]
-        event = Event(wall_time=wall_time, step=step, summary=Summary(value=values))
-        framing.write(event.SerializeToString())
+    written = [
+        Event(wall_time=wall_time, step=step,
+              summary=Summary(value=[scalar_value(t, v) for t, v in scalars.items()]))
+        for wall_time, step, scalars in events
+    ]  # fmt: skip
     with open(file_writer.event_writer._file_name, "ab") as file:
-        file.write(records.getvalue())
+        file.write(records(written))

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from dl101.results.event_files import EventFile
+from dl101.results.figures import group_bars
 from dl101.results.final_metrics import venv_command
 from dl101.results.job_names import FAILED_MARKER, name_of
 from dl101.results.runs import Run, find_runs, group_runs, mean_curve
@@ -51,20 +53,17 @@ def write_mean_runs(sweep_dir: Path, groups: dict[str, list[Run]], group_by, jud
     """One run per group under `mean/`: every scalar's mean over the group's jobs, step by step
     (where all of them logged it), and its min and max as `spread/<tag>/min|max`; not the
     scalars that are the same in every job of the sweep."""
-    from torch.utils.tensorboard import SummaryWriter
-
     shutil.rmtree(sweep_dir / MEAN_DIR, ignore_errors=True)  # a re-run summary replaces them
     constant = same_in_every_job([run for members in groups.values() for run in members])
     written = []
     for members in groups.values():
         out = sweep_dir / MEAN_DIR / group_label(members, group_by)
-        writer = SummaryWriter(str(out))
+        writer = EventFile(out)
         for tag in sorted({tag for run in members for tag in run.events} - constant):
             steps, means, _, lows, highs = mean_curve(members, tag)
             for step, mean, low, high in zip(steps, means, lows, highs, strict=True):
-                writer.add_scalar(tag, mean, step)
-                writer.add_scalar(f"spread/{tag}/min", low, step)
-                writer.add_scalar(f"spread/{tag}/max", high, step)
+                spread = {f"spread/{tag}/min": low, f"spread/{tag}/max": high}
+                writer.add_scalars({tag: mean, **spread}, step)
         writer.add_custom_scalars(
             margin_layout([t for t in judged if any(t in r.events for r in members)])
         )
@@ -117,15 +116,11 @@ def write_summary_run(
 ) -> Path:
     """`summary/`: the table (TEXT), each group's final `metric`, mean ± std, beside the
     course's number where the experiment has one (IMAGE), and the sweep's HPARAMS experiment."""
-    from torch.utils.tensorboard import SummaryWriter
-
-    from dl101.results.figures import group_bars
-
     out = sweep_dir / SUMMARY_DIR
     shutil.rmtree(out, ignore_errors=True)
-    writer = SummaryWriter(str(out))
+    writer = EventFile(out)
     writer.add_text("summary/table", f"**{title}**\n\n" + "\n".join(markdown))
-    writer.file_writer.add_summary(experiment)
+    writer.add_summary(experiment)
     if metric:
         finals = {
             name: [v for run in members if (v := run.final(metric)) is not None]
