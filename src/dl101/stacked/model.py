@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -53,17 +52,36 @@ def batched_member_linear(info, in_dims, x, weight, bias):
     bias = None if bias is None else per_member(bias, bias_dim, members)
     outputs = weight.shape[1]
     if x_dim is None:
+        # (members * outputs, batch): the wide side first is MKL's faster order on a CPU (44
+        # against 51 ms for 10 course MLPs on 5,000 images); its transpose is the result.
         flat = x.reshape(-1, x.shape[-1])
-        wide = flat @ weight.flatten(0, 1).T
-        if bias is not None:
-            wide += bias.flatten()
-        return wide.view(*x.shape[:-1], members, outputs), x.dim() - 1
+        wide = weight.flatten(0, 1)
+        if bias is None:
+            out = wide @ flat.T
+        else:
+            out = torch.addmm(bias.flatten().unsqueeze(1), wide, flat.T)
+        return out.T.view(*x.shape[:-1], members, outputs), x.dim() - 1
     x = x.movedim(x_dim, 0)
     flat = x.reshape(members, -1, x.shape[-1])
     out = flat @ weight.transpose(1, 2)
     if bias is not None:
         out += bias.unsqueeze(1)
     return out.view(*x.shape[:-1], outputs), 0
+
+
+def mean_losses(logits: Tensor, y: Tensor) -> Tensor:
+    """Each member's mean cross-entropy on its own batch, logits (N, B, C), y (N, B): one
+    kernel for all members' rows (vmap's rule for it is a decomposition run in Python)."""
+    rows = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+    return rows.view(y.shape).mean(1)
+
+
+def summed_losses(logits: Tensor, y: Tensor) -> Tensor:
+    """Each member's cross-entropy summed over one batch all members read, logits (N, B, C),
+    y (B): log-sum-exp less the target's logit (on a CPU, log_softmax over a last dimension
+    of 10 classes runs at a quarter of this speed)."""
+    targets = logits.gather(-1, y.expand(logits.shape[:-1]).unsqueeze(-1)).squeeze(-1)
+    return torch.logsumexp(logits, -1).sum(-1) - targets.sum(-1)
 
 
 class MemberLinear(nn.Linear):
@@ -248,7 +266,7 @@ class StackedClassifier(LightningModule):
         x, y = batch  # (N, B, ...), (N, B): each member's own batch
         self.template.train()
         logits = self.logits(x, shared=False)
-        losses = vmap(F.cross_entropy)(logits, y)
+        losses = mean_losses(logits, y)
         detached = losses.detach()
         failed = self.alive & ~torch.isfinite(detached)
         if failed.any():
@@ -296,7 +314,7 @@ class StackedClassifier(LightningModule):
         x, y = batch
         self.template.eval()
         logits = self.logits(x, shared=True)
-        loss_sum = vmap(partial(F.cross_entropy, reduction="sum"), in_dims=(0, None))(logits, y)
+        loss_sum = summed_losses(logits, y)
         correct = (logits.argmax(-1) == y).sum(-1)
         sums = self.eval_sums.setdefault(dataloader_idx, [0.0, 0.0, 0])
         sums[0], sums[1], sums[2] = sums[0] + loss_sum, sums[1] + correct, sums[2] + len(y)
