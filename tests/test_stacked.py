@@ -241,16 +241,19 @@ KILLED = ["-m", *OVERFIT, "hydra/launcher=stacked", "seed=1,2,3",
           "+callbacks.hold.step=70"]  # fmt: skip
 
 
-def children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (/proc/<child>/stat: pid (name) state ppid ...)."""
-    found = []
+def descendants(pid: int) -> list[int]:
+    """The processes started by `pid` and by those (the workers are the forkserver's
+    children): /proc/<pid>/stat reads pid (name) state ppid ..."""
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == pid:
-            found.append(int(stat.parent.name))
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
     return found
 
 
@@ -297,7 +300,7 @@ def test_a_killed_stacked_sweep_continues_to_an_uninterrupted_ones_report(mnist_
     killed, whole = tmp_path / "killed", tmp_path / "whole"
     run_module("dl101.train", *KILLED, f"hydra.sweep.dir={whole}")
     process = held_at_step_70(killed, tmp_path / "held", stdout=subprocess.DEVNULL)
-    workers = children(process.pid)
+    workers = descendants(process.pid)
     os.kill(process.pid, signal.SIGKILL)  # the launcher alone: its workers stop with it
     process.wait()
     assert gone(workers), "a worker outlived the launcher"
@@ -326,7 +329,7 @@ def test_sigterm_to_the_launcher_saves_every_member_in_its_worker_and_the_sweep_
     stopped, whole = tmp_path / "stopped", tmp_path / "whole"
     run_module("dl101.train", *KILLED, f"hydra.sweep.dir={whole}")
     process = held_at_step_70(stopped, tmp_path / "held", stdout=subprocess.PIPE)
-    workers = children(process.pid)
+    workers = descendants(process.pid)
     assert workers, "the groups train in worker processes"
     os.kill(process.pid, signal.SIGTERM)
     output, _ = process.communicate(timeout=120)

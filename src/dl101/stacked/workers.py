@@ -9,9 +9,11 @@ gets (SIGTERM, SIGUSR1) reach the groups' processes, whose members save as in on
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -37,8 +39,9 @@ def default_processes(accelerator: str) -> int:
     return 1 if on_gpu or in_submitit else cores()
 
 
-def warm_up(logging_level: int) -> None:
-    """A worker's start: what a group's training imports, loaded before a group arrives."""
+def warm_up(logging_level: int, launcher: int) -> None:
+    """A worker's start: what a group's training imports (loaded already where the forkserver
+    preloaded it), Hydra's resolvers, logging, and a thread that ends it with its launcher."""
     from hydra.core.utils import setup_globals
 
     import dl101.stacked.training  # noqa: F401  (torch, Lightning: its own console handler)
@@ -46,15 +49,28 @@ def warm_up(logging_level: int) -> None:
     setup_globals()  # Hydra's resolvers (${hydra:...}), as in the launcher's process
     logging.basicConfig(level=logging_level, format=LOG_FORMAT)
     between_groups()
-    threading.Thread(target=exit_with, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=exit_with, args=(launcher,), daemon=True).start()
 
 
 def exit_with(launcher: int) -> None:
     """A worker whose launcher was killed (kill -9) stops too, rather than go on writing into
-    the sweep's folders beside the command that continues it."""
-    while os.getppid() == launcher:
-        time.sleep(1)
+    the sweep's folders beside the command that continues it. Its parent is the forkserver,
+    which lives as long as any worker does: the launcher itself is watched."""
+    if hasattr(os, "pidfd_open"):  # Linux: readable once the launcher has exited
+        with contextlib.suppress(OSError):  # it has exited already
+            select.select([os.pidfd_open(launcher)], [], [])
+    else:
+        while running(launcher):
+            time.sleep(1)
     os._exit(1)
+
+
+def running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def between_groups() -> None:
@@ -82,7 +98,7 @@ class GroupProcesses:
             max_workers=processes,
             mp_context=context,
             initializer=warm_up,
-            initargs=(logging.getLogger().getEffectiveLevel(),),
+            initargs=(logging.getLogger().getEffectiveLevel(), os.getpid()),
         )
         self.starting = threading.Thread(target=self.start, daemon=True)
         self.starting.start()
