@@ -15,7 +15,15 @@ from torch.utils.tensorboard import SummaryWriter
 
 from dl101.errors import InputError
 from dl101.results.job_names import FAILED_MARKER, FINISHED_MARKER, SWEPT_KEYS_VAR
-from dl101.results.runs import JUDGED_BY, continuation, event_dir, find_runs, read_run, sweep_plan
+from dl101.results.runs import (
+    JUDGED_BY,
+    continuation,
+    event_dir,
+    find_runs,
+    read_run,
+    read_yaml,
+    sweep_plan,
+)
 from dl101.results.tables import markdown_table, write_report
 
 JUDGED = {"monitor": "val/acc", "directions": {"acc": "max", "loss": "min"}, "metrics": ["val/acc"]}
@@ -193,3 +201,25 @@ def test_a_report_is_written_as_markdown_and_csv_with_its_numbers_right_aligned(
     assert justify == ["left", "right", "right", "right", "right", "right", "left"]
     assert table.title == "A title" and table.row_count == 1
     assert [column.header for column in table.columns] == header
+
+
+TRICKY_YAML = """\
+lr: 1e-3
+weight_decay: 1.0e-05
+scale: [.5, -2E+2, .inf, -.Inf]
+count: 1_000
+day: 2026-12-06
+folder: ${paths.output_dir}/checkpoints
+where: !!python/object/apply:pathlib.PosixPath [/tmp, runs]
+flags: {on: true, off: no, none: null, text: '7'}
+"""
+
+
+@pytest.mark.parametrize("text", [TRICKY_YAML, "", "[seed=1, +model.note=a]\n"])
+def test_a_runs_files_read_as_omegaconf_reads_them(tmp_path, text):
+    """read_yaml (libyaml's parser) gives what OmegaConf.load and to_container give: its
+    floats without a dot, no dates, its paths, an empty file as {}."""
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    expected = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+    assert repr(read_yaml(path)) == repr(expected)  # types too: 0.001 not '1e-3', not 1

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+import yaml
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
+from omegaconf._utils import get_yaml_loader
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.metadata import (
     SESSION_START_INFO_TAG,
@@ -115,22 +117,38 @@ def read_events(run_dir: Path) -> tuple[dict[str, list[tuple[int, float]]], dict
     return scalars, row
 
 
+OMEGACONF_LOADER = get_yaml_loader()
+
+
+class YamlLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):
+    """OmegaConf's YAML reading (its floats such as 1e-3, no timestamps, its paths) with
+    libyaml's parser: a run's files as OmegaConf.load and to_container read them, at a tenth of
+    the time (a 100-job sweep's summary reads 400 of them)."""
+
+    yaml_implicit_resolvers = OMEGACONF_LOADER.yaml_implicit_resolvers
+    yaml_constructors = OMEGACONF_LOADER.yaml_constructors
+
+
+def read_yaml(path: Path):
+    """A YAML file of a run (its config unresolved) as plain dicts and lists."""
+    loaded = yaml.load(Path(path).read_text(), Loader=YamlLoader)
+    return {} if loaded is None else loaded  # an empty file, as OmegaConf reads it
+
+
 def read_run(run_dir: Path) -> Run:
     hydra_dir = run_dir / ".hydra"
     overrides_file, hydra_file = hydra_dir / "overrides.yaml", hydra_dir / "hydra.yaml"
-    overrides = (
-        OmegaConf.to_container(OmegaConf.load(overrides_file)) if overrides_file.exists() else []
-    )
-    config = OmegaConf.to_container(OmegaConf.load(hydra_dir / "config.yaml"), resolve=False)
+    overrides = read_yaml(overrides_file) if overrides_file.exists() else []
+    config = read_yaml(hydra_dir / "config.yaml")
     job_num, swept = None, []
     if hydra_file.exists():
-        job = OmegaConf.load(hydra_file).hydra.job
+        job = read_yaml(hydra_file)["hydra"]["job"]
         job_num = job.get("num")
-        swept = str(job.get("env_set", {}).get(SWEPT_KEYS_VAR, "")).split()
+        swept = str((job.get("env_set") or {}).get(SWEPT_KEYS_VAR, "")).split()
     marker = run_dir / FAILED_MARKER
     failed = (marker.read_text().strip() or "failed") if marker.exists() else None
     judged_file = run_dir / JUDGED_BY
-    judged = OmegaConf.to_container(OmegaConf.load(judged_file)) if judged_file.exists() else {}
+    judged = read_yaml(judged_file) if judged_file.exists() else {}
     # Runs from before final_metrics.json existed have no judged_by.yaml either: they ended.
     finished = (run_dir / FINISHED_MARKER).is_file() or not judged_file.exists()
     scalars, row = read_events(run_dir)
