@@ -189,6 +189,8 @@ class MemberCheckpoints(Checkpoint):
             if member.failed is None:
                 proxy = MemberTrainer(trainer, self.group, index)
                 for callback in member.checkpoints:
+                    if callback.save_top_k == 0 and not callback.save_last:
+                        continue  # it never saves (it would copy the metrics at each hook)
                     before = last_saved_step(callback)
                     getattr(callback, hook)(proxy, self.group.module, *args)
                     saved |= last_saved_step(callback) != before
