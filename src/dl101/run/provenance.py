@@ -141,17 +141,32 @@ def reproduce_command(module: str, command: str, working_dir: str) -> str | None
     return f"cd {shlex.quote(working_dir)} && {' '.join([*env, line])}"
 
 
-def collect(output_dir: Path, trainer, module: str) -> tuple[dict, dict[str, str]]:
-    """The run's provenance, and the diffs of code with uncommitted changes (file -> text)."""
-    command = os.environ.get(COMMAND_VAR) or shlex.join(sys.orig_argv)
-    working_dir = os.environ.get(CWD_VAR) or os.getcwd()
-    code, diffs = {}, {}
-    folders = {"dl101": PROJECT_ROOT, "working_dir": Path(working_dir)}
+def command_and_folder() -> tuple[str, str]:
+    """The command line as typed, and where it was typed."""
+    return (os.environ.get(COMMAND_VAR) or shlex.join(sys.orig_argv),
+            os.environ.get(CWD_VAR) or os.getcwd())  # fmt: skip
+
+
+def checkouts() -> dict[str, tuple[dict, str]]:
+    """The git checkouts of dl101 and of the working folder (one's research), each with its
+    uncommitted diff; one entry where they are the same checkout, none outside git."""
+    found: dict[str, tuple[dict, str]] = {}
+    folders = {"dl101": PROJECT_ROOT, "working_dir": Path(command_and_folder()[1])}
     for name, folder in folders.items():
-        found = code_state(folder)
-        if found is None or any(c["path"] == found[0]["path"] for c in code.values()):
-            continue  # not a checkout, or the same one (one's research inside dl101's)
-        state, diff = found
+        state = code_state(folder)
+        if state is not None and all(s["path"] != state[0]["path"] for s, _ in found.values()):
+            found[name] = state
+    return found
+
+
+def collect(output_dir: Path, trainer, module: str,
+            code_states: dict | None = None) -> tuple[dict, dict[str, str]]:  # fmt: skip
+    """The run's provenance, and the diffs of code with uncommitted changes (file -> text).
+    `code_states`: `checkouts()` where known already (the runs of one stacked group)."""
+    command, working_dir = command_and_folder()
+    code, diffs = {}, {}
+    for name, (state, diff) in (checkouts() if code_states is None else code_states).items():
+        state = dict(state)
         if state["dirty"]:
             state["diff"] = str(output_dir / (DIFF if name == "dl101" else f"{name}.diff"))
             diffs[state["diff"]] = diff
@@ -171,15 +186,21 @@ def collect(output_dir: Path, trainer, module: str) -> tuple[dict, dict[str, str
 
 
 def record_provenance(
-    output_dir: str | Path, trainer, loggers: list, module: str, extra: dict | None = None
+    output_dir: str | Path,
+    trainer,
+    loggers: list,
+    module: str,
+    extra: dict | None = None,
+    code_states: dict | None = None,
 ) -> dict:
     """Write the run's provenance in its folder and give it to its loggers; return it. `extra`:
-    what else it says (how a stacked group trained the run)."""
+    what else it says (how a stacked group trained the run); `code_states`: `checkouts()`, read
+    once for the runs of a stacked group."""
     from dl101.run.loggers import send_provenance
 
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    provenance, diffs = collect(output_dir, trainer, module)
+    provenance, diffs = collect(output_dir, trainer, module, code_states)
     provenance.update(extra or {})
     for path, diff in diffs.items():
         Path(path).write_text(diff)

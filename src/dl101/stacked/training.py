@@ -42,7 +42,7 @@ from dl101.internals import (
 from dl101.run.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint
 from dl101.run.config import absolute_data_paths
 from dl101.run.loggers import continue_tensorboard, finish_trackers, log_hparams
-from dl101.run.provenance import record_provenance
+from dl101.run.provenance import checkouts, record_provenance
 from dl101.run.sweeps import mark_failed, mark_finished
 from dl101.run.training import (
     build,
@@ -510,15 +510,15 @@ class StackedGroup:
 
     def start_runs(self) -> None:
         """What each member's run writes before it trains, as train() writes it."""
+        code_states = checkouts()  # the same checkouts for every member: git asked once
         for member in self.members:
             with as_job(member):
                 checkpoint_cfg = [c for c in member.checkpoints if c.monitor is not None]
                 write_judged_by(member.folder, member.model, _Judged(checkpoint_cfg))
                 stacked = {"stacked": f"trained in a stacked group of {len(self.members)} jobs "
                            "(hydra/launcher=stacked)"}  # fmt: skip
-                record_provenance(
-                    member.folder, self.trainer, member.loggers, "dl101.train", stacked
-                )
+                record_provenance(member.folder, self.trainer, member.loggers, "dl101.train",
+                                  stacked, code_states)  # fmt: skip
                 log_hparams(member.loggers, member.cfg, member.model, member.callbacks)
 
     def fit_and_test(self) -> None:
