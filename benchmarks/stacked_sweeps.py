@@ -188,19 +188,45 @@ def markdown(found: list[dict]) -> str:
     return "## Stacked sweeps\n\n" + "\n".join(table) + "\n"
 
 
+def descendants_peak(pid: int) -> int:
+    """The largest peak RSS (VmHWM) among the processes below `pid` now: the workers are the
+    forkserver's children, not this process's, so RUSAGE_CHILDREN does not see them."""
+    parents, peaks = {}, {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+            parents[int(status.parent.name)] = int(fields["PPid"])
+            peaks[int(status.parent.name)] = int(fields.get("VmHWM", "0 kB").split()[0]) * 1024
+        except (OSError, ValueError, KeyError):
+            continue
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return max((peaks[child] for child in found), default=0)
+
+
 def record_peak() -> None:
     """Run `python -m dl101.train <args>` here, writing its peak RSS and its largest worker's
-    (a child process) where PEAK_FILE says."""
+    (any process below it, looked at every 0.2 s) where PEAK_FILE says."""
     import atexit
+    import threading
+    import time
 
     target = os.environ.get(PEAK_FILE)
+    largest = [0]
+
+    def watch() -> None:
+        while True:
+            largest[0] = max(largest[0], descendants_peak(os.getpid()))
+            time.sleep(0.2)
 
     def write() -> None:
-        peaks = (resource.getrusage(who).ru_maxrss * 1024
-                 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))  # fmt: skip
-        Path(target).write_text(" ".join(map(str, peaks)))
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        Path(target).write_text(f"{own} {largest[0]}")
 
     if target:
+        threading.Thread(target=watch, daemon=True).start()
         atexit.register(write)
     sys.argv = ["dl101.train", *sys.argv[2:]]
     runpy.run_module("dl101.train", run_name="__main__", alter_sys=True)
