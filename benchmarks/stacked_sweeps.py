@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import runpy
 import sys
 import tempfile
@@ -188,16 +187,22 @@ def markdown(found: list[dict]) -> str:
     return "## Stacked sweeps\n\n" + "\n".join(table) + "\n"
 
 
+def peak_rss(status: str) -> int:
+    """A process's peak resident memory in bytes, from its /proc/<pid>/status."""
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(found[1]) * 1024 if found else 0
+
+
 def descendants_peak(pid: int) -> int:
     """The largest peak RSS (VmHWM) among the processes below `pid` now: the workers are the
     forkserver's children, not this process's, so RUSAGE_CHILDREN does not see them."""
     parents, peaks = {}, {}
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
-            parents[int(status.parent.name)] = int(fields["PPid"])
-            peaks[int(status.parent.name)] = int(fields.get("VmHWM", "0 kB").split()[0]) * 1024
-        except (OSError, ValueError, KeyError):
+            text = status.read_text()
+            parents[int(status.parent.name)] = int(re.search(r"^PPid:\s+(\d+)", text, re.M)[1])
+            peaks[int(status.parent.name)] = peak_rss(text)
+        except (OSError, TypeError):
             continue
     found, frontier = [], [pid]
     while frontier:
@@ -222,7 +227,9 @@ def record_peak() -> None:
             time.sleep(0.2)
 
     def write() -> None:
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # VmHWM, not ru_maxrss: that one keeps the peak of the process this one was forked from
+        # (the bench itself, torch loaded) across the exec.
+        own = peak_rss(Path("/proc/self/status").read_text())
         Path(target).write_text(f"{own} {largest[0]}")
 
     if target:
