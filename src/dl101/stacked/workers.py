@@ -3,8 +3,9 @@
 On a CPU a group's forward and backward are many small operations whose Python side holds one
 core while the other waits: two groups side by side, one process and one torch thread each,
 use both. The processes are forked from one that imports torch and Lightning once, started when
-the launcher is set up, while Hydra composes the jobs' configs; a group then starts at once. Signals the launcher
-gets (SIGTERM, SIGUSR1) reach the groups' processes, whose members save as in one process.
+the launcher is set up, while Hydra composes the jobs' configs; a group then starts at once.
+Signals the launcher gets (SIGTERM, SIGUSR1) reach the groups' processes, whose members save as
+in one process.
 """
 
 from __future__ import annotations
