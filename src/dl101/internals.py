@@ -98,22 +98,11 @@ def last_saved_step(checkpoint_callback) -> int:
     return checkpoint_callback._last_global_step_saved
 
 
-def append_scalar_events(writer, events: list[tuple[float, int, dict[str, float]]]) -> None:
-    """Scalar events (wall time, step, {tag: value}: one event each, TensorBoard reads each of
-    its values as add_scalar's) appended to a SummaryWriter's event file in one write, after
-    what its own writer thread holds: tensorboard's writer without TensorFlow opens the file
-    once per event."""
-    from tensorboard.compat.proto.event_pb2 import Event
-    from tensorboard.compat.proto.summary_pb2 import Summary
-
-    from dl101.results.event_files import records, scalar_value
-
+def append_records(writer, records: bytes) -> None:
+    """Framed events (`dl101.results.event_files.scalar_records`) appended to a SummaryWriter's
+    event file in one write, after what its own writer thread holds: tensorboard's writer
+    without TensorFlow opens the file once per event."""
     file_writer = writer._get_file_writer()
     file_writer.flush()  # its own events first (the file's first write truncates it)
-    written = [
-        Event(wall_time=wall_time, step=step,
-              summary=Summary(value=[scalar_value(t, v) for t, v in scalars.items()]))
-        for wall_time, step, scalars in events
-    ]  # fmt: skip
     with open(file_writer.event_writer._file_name, "ab") as file:
-        file.write(records(written))
+        file.write(records)

@@ -42,6 +42,16 @@ def records(events: list[Event]) -> bytes:
     return out.getvalue()
 
 
+def scalar_records(events: list[tuple[float, int, dict[str, float]]]) -> bytes:
+    """Scalar events (wall time, step, {tag: value}: one event each, TensorBoard reads each of
+    its values as add_scalar's), framed."""
+    return records([
+        Event(wall_time=wall_time, step=step,
+              summary=Summary(value=[scalar_value(t, v) for t, v in scalars.items()]))
+        for wall_time, step, scalars in events
+    ])  # fmt: skip
+
+
 class EventFile:
     """One run's events, held until `close` writes them as a new event file in `folder`."""
 

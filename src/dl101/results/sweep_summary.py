@@ -11,7 +11,6 @@ from pathlib import Path
 from rich.console import Console
 
 from dl101.results.event_files import EventFile
-from dl101.results.figures import group_bars
 from dl101.results.final_metrics import venv_command
 from dl101.results.job_names import FAILED_MARKER, name_of
 from dl101.results.runs import Run, find_runs, group_runs, mean_curve
@@ -116,6 +115,8 @@ def write_summary_run(
 ) -> Path:
     """`summary/`: the table (TEXT), each group's final `metric`, mean ± std, beside the
     course's number where the experiment has one (IMAGE), and the sweep's HPARAMS experiment."""
+    from dl101.results.figures import group_bars  # matplotlib: only now
+
     out = sweep_dir / SUMMARY_DIR
     shutil.rmtree(out, ignore_errors=True)
     writer = EventFile(out)

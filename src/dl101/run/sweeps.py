@@ -166,6 +166,7 @@ def summary_imports() -> None:
     1.5 s here), for a launcher to load while it waits on its workers."""
     import scipy.stats  # noqa: F401  (Welch's t-test)
 
+    import dl101.results.figures  # noqa: F401  (matplotlib)
     import dl101.results.sweep_summary  # noqa: F401
 
 

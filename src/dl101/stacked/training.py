@@ -33,12 +33,13 @@ from dl101.callbacks.training import non_finite_message
 from dl101.data.batching import EpochShuffleSampler, IndexBatchSampler, TensorBatches
 from dl101.files import write_atomic
 from dl101.internals import (
-    append_scalar_events,
+    append_records,
     batches_done_this_epoch,
     dump_checkpoint,
     last_saved_step,
     logged_step,
 )
+from dl101.results.event_files import scalar_records
 from dl101.run.checkpoints import RNGStateInCheckpoint, RunConfigInCheckpoint
 from dl101.run.config import absolute_data_paths
 from dl101.run.loggers import continue_tensorboard, finish_trackers, log_hparams
@@ -139,7 +140,7 @@ class MemberLoggers(Logger):
         resumes from)."""
         for logger, events in self.held.values():
             if events:
-                append_scalar_events(logger.experiment, events)
+                append_records(logger.experiment, scalar_records(events))
                 events.clear()
         for member in self.members:
             for logger in member.loggers:
