@@ -17,7 +17,9 @@ import copy
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -80,30 +82,34 @@ def class_name(target) -> str:
     return str(target or "").rsplit(".", 1)[-1]
 
 
-def stack_safe(target: str | None) -> bool:
-    """A callback a stacked group does for each member, or one that declares it acts on the
-    group's trainer alone (`stacks = True`: it reads no model, logs nothing)."""
-    if class_name(target) in CALLBACKS:
-        return True
-    try:
-        return bool(getattr(get_class(str(target)), "stacks", False))
-    except Exception:
-        return False
+@dataclass
+class ClassFacts:
+    """What the jobs' classes say, for the distinct classes a sweep names: each model class's
+    reason it cannot stack (None: it can, or it does not load), whether each callback class
+    outside CALLBACKS declares `stacks`, and each killed job's checkpoint to resume from
+    (`resume_step`). Finding them imports torch and Lightning: a worker process answers, while
+    the launcher reads the configs."""
+
+    models: dict[str, str | None] = field(default_factory=dict)
+    callbacks: dict[str, bool] = field(default_factory=dict)
+    resumes: dict[Path, tuple] = field(default_factory=dict)
 
 
-def refusal(cfg: DictConfig) -> str | None:
-    """Why the job of `cfg` cannot train in a stacked group, in a few words; None if it can."""
-    if cfg.get("seed") is None:
-        return "seed=null: a member is built and shuffled by its own seed"
-    if cfg.get("ckpt_path"):
-        return f"ckpt_path={cfg.ckpt_path}: a run resumed from a checkpoint of its own"
-    if cfg.get("compile"):
-        return "compile=true"
-    model = cfg.get("model") or {}
+def class_facts(models: list[str], callbacks: list[str], killed: list[Path]) -> ClassFacts:
+    return ClassFacts(
+        models={target: model_refusal(target) for target in models},
+        callbacks={target: declares_stacks(target) for target in callbacks},
+        resumes={folder: resume_step(folder) for folder in killed},
+    )
+
+
+def model_refusal(target: str) -> str | None:
+    """Why model class `target` cannot train stacked; None if it can or does not load (the
+    job's own run says what is wrong with its model, in one line)."""
     try:
-        cls = get_class(model.get("_target_", ""))
+        cls = get_class(target)
     except Exception:
-        return None  # the job's own run says what is wrong with its model, in one line
+        return None
     reason = getattr(cls, "not_stacked_because", "not a dl101 model")
     if reason:
         return f"{cls.__name__}: {reason}"
@@ -112,6 +118,41 @@ def refusal(cfg: DictConfig) -> str | None:
     for hook in ("training_step", "validation_step", "test_step"):
         if getattr(cls, hook) is not getattr(Classifier, hook):
             return f"{cls.__name__}: its own {hook}"
+    return None
+
+
+def declares_stacks(target: str) -> bool:
+    """A callback class that declares it acts on the group's trainer alone (`stacks = True`: it
+    reads no model, logs nothing)."""
+    try:
+        return bool(getattr(get_class(target), "stacks", False))
+    except Exception:
+        return False
+
+
+def named_classes(cfg: DictConfig) -> tuple[str, list[str]]:
+    """The model class and the callback classes outside CALLBACKS that the job of `cfg` names."""
+    model = str((cfg.get("model") or {}).get("_target_", ""))
+    entries = (cfg.get("callbacks") or {}).values()
+    targets = [str(entry.get("_target_")) for entry in entries if entry is not None]
+    return model, [t for t in targets if class_name(t) not in CALLBACKS]
+
+
+def refusal(cfg: DictConfig, facts: ClassFacts | None = None) -> str | None:
+    """Why the job of `cfg` cannot train in a stacked group, in a few words; None if it can.
+    `facts`: its classes' (found here where not given)."""
+    if facts is None:
+        model_target, callback_targets = named_classes(cfg)
+        facts = class_facts([model_target], callback_targets, [])
+    if cfg.get("seed") is None:
+        return "seed=null: a member is built and shuffled by its own seed"
+    if cfg.get("ckpt_path"):
+        return f"ckpt_path={cfg.ckpt_path}: a run resumed from a checkpoint of its own"
+    if cfg.get("compile"):
+        return "compile=true"
+    model = cfg.get("model") or {}
+    if reason := facts.models[str(model.get("_target_", ""))]:
+        return reason
     if model.get("scheduler"):
         return "model.scheduler: a learning-rate schedule per member is not stacked"
     optimizer = model.get("optimizer") or {}
@@ -131,9 +172,11 @@ def refusal(cfg: DictConfig) -> str | None:
     if str(trainer.get("precision", "32-true")) not in ("32-true", "32"):
         return f"trainer.precision={trainer.precision}"
     for key, entry in (cfg.get("callbacks") or {}).items():
-        if entry is not None and not stack_safe(entry.get("_target_")):
-            return f"callbacks.{key} ({class_name(entry.get('_target_'))}) acts on one model"
-        if class_name((entry or {}).get("_target_")) == "LearningRateMonitor" and (
+        target = str((entry or {}).get("_target_"))
+        stacks = class_name(target) in CALLBACKS or facts.callbacks.get(target, False)
+        if entry is not None and not stacks:
+            return f"callbacks.{key} ({class_name(target)}) acts on one model"
+        if class_name(target) == "LearningRateMonitor" and (
             entry.get("logging_interval") != "epoch" or entry.get("log_momentum")
         ):
             return f"callbacks.{key}: a stacked group logs the learning rate once an epoch"
@@ -256,12 +299,13 @@ def train_in_worker(members: list[Member], sweep_dir: Path, threads: int | None)
             between_groups()
 
 
-def plan(sweep_configs: list[DictConfig], max_group: int | None, processes: int):
+def plan(sweep_configs: list[DictConfig], max_group: int | None, processes: int,
+         facts_of: Callable[..., ClassFacts] = class_facts):  # fmt: skip
     """The sweep's stacked groups (split so that each of `processes` processes has one), the
-    jobs that run alone by reason, and how many jobs were done before. It imports the models'
-    classes (torch, Lightning): the launcher asks a worker process for it."""
-    by_key: dict[tuple, list] = defaultdict(list)
-    alone: dict[str, list] = defaultdict(list)
+    jobs that run alone by reason, and how many jobs were done before. The configs are read
+    here; what the jobs' classes say comes from `facts_of(models, callbacks, killed)`, which
+    imports them (torch, Lightning): the launcher asks a worker process."""
+    jobs, models, callbacks, killed = [], set(), set(), []
     done = 0
     for sweep_config in sweep_configs:
         cfg, folder = job_configs(sweep_config)
@@ -269,10 +313,20 @@ def plan(sweep_configs: list[DictConfig], max_group: int | None, processes: int)
         if state in ("finished", "failed"):
             done += 1
             continue
-        reason = refusal(cfg)
+        model, own_callbacks = named_classes(cfg)
+        models.add(model)
+        callbacks.update(own_callbacks)
+        if state == "killed":
+            killed.append(folder)
+        jobs.append((sweep_config, cfg, folder, state))
+    facts = facts_of(sorted(models), sorted(callbacks), killed)
+    by_key: dict[tuple, list] = defaultdict(list)
+    alone: dict[str, list] = defaultdict(list)
+    for sweep_config, cfg, folder, state in jobs:
+        reason = refusal(cfg, facts)
         resume, step = None, 0
         if reason is None and state == "killed":
-            resume, step, reason = resume_step(folder)
+            resume, step, reason = facts.resumes[folder]
             if resume is None and reason is None:
                 resume_killed(cfg, folder)  # its partial outputs cleared: it starts anew
         if reason:
@@ -300,10 +354,9 @@ def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: i
     keeps a finished job (`dl101.run.sweeps.run_sweep_job`); the others train as usual. With
     `workers`, the groups train in its processes, side by side."""
     processes = workers.processes if workers else 1
-    if workers:
-        groups, alone, done = workers.call(plan, sweep_configs, max_group, processes)
-    else:
-        groups, alone, done = plan(sweep_configs, max_group, processes)
+    # The configs are read here while the workers import torch; they find the classes' facts.
+    facts_of = partial(workers.call, class_facts) if workers else class_facts
+    groups, alone, done = plan(sweep_configs, max_group, processes, facts_of)
     line = describe(groups, alone, processes)
     print(f"Stacked launcher: {line}" + (f" ({done} kept from before)" if done else ""))
     count = len(groups)
