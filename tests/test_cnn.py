@@ -7,10 +7,11 @@ from functools import partial
 
 import pytest
 import torch
+import torch.nn.functional as F
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
-from dl101.data.augment import BatchRandomAffine
+from dl101.data.augment import BatchRandomAffine, affine_grid
 from dl101.models import CNN
 from dl101.models.cnn import conv_output_size, resolve_padding
 from dl101.run.training import build, train
@@ -109,6 +110,14 @@ def test_batch_affine_is_identity_at_zero_and_keeps_the_fill():
     blank = torch.full((3, 1, 28, 28), -0.42)
     moved = BatchRandomAffine(degrees=30, translate=(0.2, 0.2), scale=(0.8, 1.2), fill=-0.42)(blank)
     assert torch.allclose(moved, blank, atol=1e-5)
+
+
+@pytest.mark.parametrize(("images", "height", "width"), [(1, 28, 28), (100, 28, 28), (7, 5, 9)])
+def test_the_batch_affine_grid_is_torchs(images, height, width):
+    theta = torch.randn(images, 2, 3, generator=torch.Generator().manual_seed(images))
+    expected = F.affine_grid(theta, [images, 1, height, width], align_corners=False)
+    torch.testing.assert_close(affine_grid(theta, torch.Size([height, width])), expected,
+                               rtol=0, atol=1e-6)  # fmt: skip
 
 
 def test_batch_affine_rotates_each_image_differently():

@@ -50,6 +50,20 @@ class BatchRandomAffine(nn.Module):
         )  # (B, 2, 2)
         offset = -(inverse @ shift.unsqueeze(2))  # (B, 2, 1)
         theta = torch.cat([inverse, offset], dim=2).to(x.dtype)  # (B, 2, 3)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        grid = affine_grid(theta, x.shape[-2:])
         # grid_sample fills with 0 outside the image: shift so that 0 is the fill value.
         return F.grid_sample(x - self.fill, grid, align_corners=False) + self.fill
+
+
+def affine_grid(theta: Tensor, size: torch.Size) -> Tensor:
+    """F.affine_grid(theta, (B, C, *size), align_corners=False), the same numbers on a CPU: its
+    output coordinates times theta as three products and sums over the whole batch, where
+    F.affine_grid runs one small matrix product per image (0.24 against 0.9 ms for 100 MNIST
+    images: a stacked group augments every step)."""
+    height, width = size
+    base = F.affine_grid(torch.eye(2, 3, dtype=theta.dtype, device=theta.device).unsqueeze(0),
+                         [1, 1, height, width], align_corners=False)  # fmt: skip
+    xs, ys = base[0, ..., 0].reshape(1, -1), base[0, ..., 1].reshape(1, -1)  # (1, H * W)
+    t = theta.unsqueeze(-1)  # (B, 2, 3, 1): rows x and y
+    grid = xs * t[:, :, 0] + ys * t[:, :, 1] + t[:, :, 2]  # (B, 2, H * W)
+    return grid.transpose(1, 2).reshape(len(theta), height, width, 2)
