@@ -4,10 +4,13 @@ back in TensorBoard as what torch's SummaryWriter writes for the same calls."""
 from __future__ import annotations
 
 import io
+import random
 
+import google_crc32c
 from matplotlib.figure import Figure
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.compat.tensorflow_stub import pywrap_tensorflow as stub
 from tensorboard.plugins.custom_scalar import layout_pb2
 from torch.utils.tensorboard import SummaryWriter
 
@@ -59,3 +62,14 @@ def test_what_tensorboard_reads_is_what_a_summary_writer_wrote(tmp_path):
     (their_image,) = expected.Images("summary/bars")
     png = Image.open(io.BytesIO(image.encoded_image_string))
     assert png.size == (image.width, image.height) == (their_image.width, their_image.height)
+
+
+def test_records_checksums_are_tensorboards_own_computed_in_c():
+    def python_crc32c(data: bytes) -> int:  # the stub's own, byte by byte
+        return stub.crc_finalize(stub.crc_update(stub.CRC_INIT, data))
+
+    assert stub.crc32c is google_crc32c.value  # what every record's checksum goes through
+    rng = random.Random(0)
+    for size in (0, 1, 7, 64, 1000, 4099):
+        data = rng.randbytes(size)
+        assert stub.crc32c(data) == python_crc32c(data)

@@ -21,10 +21,13 @@ from tensorboard.plugins.hparams.metadata import (
 )
 
 from dl101.errors import InputError
+from dl101.results.event_files import native_checksums
 from dl101.results.job_names import FAILED_MARKER, FINISHED_MARKER, SWEPT_KEYS_VAR, is_optuna
 
 # The event reader reports every file it moves to at INFO: noise in a sweep's summary.
 logging.getLogger("tensorboard").setLevel(logging.WARNING)
+
+native_checksums()  # reading a run checks every record's checksum
 
 
 JUDGED_BY = "judged_by.yaml"  # in a run's folder: what it is judged by (dl101.run.training)
