@@ -315,7 +315,9 @@ class StackedClassifier(LightningModule):
         self.template.eval()
         logits = self.logits(x, shared=True)
         loss_sum = summed_losses(logits, y)
-        correct = (logits.argmax(-1) == y).sum(-1)
+        # The members' logits come with the classes strided (members' outputs side by side):
+        # argmax over them runs 6x slower than over a copy made contiguous.
+        correct = (logits.contiguous().argmax(-1) == y).sum(-1)
         sums = self.eval_sums.setdefault(dataloader_idx, [0.0, 0.0, 0])
         sums[0], sums[1], sums[2] = sums[0] + loss_sum, sums[1] + correct, sums[2] + len(y)
 
