@@ -348,11 +348,13 @@ def plan(sweep_configs: list[DictConfig], max_group: int | None, processes: int,
 
 
 def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: int | None,
-                  workers: GroupProcesses | None = None) -> None:  # fmt: skip
-    """Train the sweep's jobs that stack, group by group, before Hydra runs every job: a stacked
+                  workers: GroupProcesses | None = None,
+                  trained: Callable[[list[Member]], None] | None = None) -> None:  # fmt: skip
+    """Train the sweep's jobs that stack, group by group, before Hydra runs their jobs: a stacked
     member's job then finds its folder finished (or failed) and keeps it, as a continued sweep
     keeps a finished job (`dl101.run.sweeps.run_sweep_job`); the others train as usual. With
-    `workers`, the groups train in its processes, side by side."""
+    `workers`, the groups train in its processes, side by side. `trained(members)` is called as
+    each group's members have their outcome, while other groups may still train."""
     processes = workers.processes if workers else 1
     # The configs are read here while the workers import torch; they find the classes' facts.
     facts_of = partial(workers.call, class_facts) if workers else class_facts
@@ -363,16 +365,13 @@ def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: i
     labels = [f"stacked group {n} of {count} ({len(m)} jobs)" for n, m in enumerate(groups, 1)]
     for label, members in zip(labels, groups, strict=True):
         print(f"Training {label}: {', '.join(m.folder.name for m in members)}")
-    if workers and groups:
-        threads = max(1, cores() // min(processes, len(groups)))
-        tasks = [(train_in_worker, (members, sweep_dir, threads)) for members in groups]
-        results = [future_outcome(f) for f in workers.run(tasks)]
-    else:
-        results = [outcome_here(members, sweep_dir) for members in groups]
-    for label, members, result in zip(labels, groups, results, strict=True):
+
+    def settle(index: int, result) -> None:
+        label, members = labels[index], groups[index]
         if isinstance(result, NotStackable):
             print(f"The {label} cannot train stacked ({result}): its jobs run alone")
-        elif isinstance(result, BaseException):  # a fault of the group: each job fails with it
+            return
+        if isinstance(result, BaseException):  # a fault of the group: each job fails with it
             log.error(f"The {label} failed: {result}", exc_info=result)
             for member in members:
                 if job_state(member.folder) != "failed":
@@ -380,6 +379,29 @@ def train_stacked(sweep_configs: list[DictConfig], sweep_dir: Path, max_group: i
         else:
             for folder, outcome in result.items():
                 note_stacked(folder, f"{label}", failed=isinstance(outcome, str))
+        if trained is not None:
+            trained(members)
+
+    if not (workers and groups):
+        for index, members in enumerate(groups):
+            settle(index, outcome_here(members, sweep_dir))
+        return
+    stopped: list[BaseException] = []
+
+    def settle_future(index: int, future) -> None:
+        try:
+            result = future_outcome(future)
+        except (SystemExit, KeyboardInterrupt) as stop:  # the other groups save too first
+            stopped.append(stop)
+            return
+        if not stopped:
+            settle(index, result)
+
+    threads = max(1, cores() // min(processes, len(groups)))
+    tasks = [(train_in_worker, (members, sweep_dir, threads)) for members in groups]
+    workers.run(tasks, settle_future)
+    if stopped:
+        raise stopped[0]
 
 
 def outcome_here(members: list[Member], sweep_dir: Path):

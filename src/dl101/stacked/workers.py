@@ -20,7 +20,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -112,9 +112,11 @@ class GroupProcesses:
         for _ in range(self.processes):  # each returns once the forkserver forked its worker
             self.pool.submit(started)
 
-    def run(self, tasks: list[tuple[Callable, tuple]]) -> list[Future]:
-        """Each task (function, arguments) in a worker; the signals this process gets are
-        forwarded to the workers while they run."""
+    def run(self, tasks: list[tuple[Callable, tuple]],
+            each_done: Callable[[int, Future], None] | None = None) -> list[Future]:  # fmt: skip
+        """Each task (function, arguments) in a worker; `each_done(index, future)` as each task
+        ends, in the order they end; the signals this process gets are forwarded to the
+        workers while they run."""
         self.starting.join()
         futures = [self.pool.submit(function, *args) for function, args in tasks]
         before = {sig: signal.getsignal(sig) for sig in FORWARDED}
@@ -126,8 +128,9 @@ class GroupProcesses:
         for sig in FORWARDED:
             signal.signal(sig, forward)
         try:
-            for future in futures:
-                future.exception()  # waits
+            for future in as_completed(futures):
+                if each_done is not None:
+                    each_done(futures.index(future), future)
         finally:
             for sig, handler in before.items():
                 signal.signal(sig, handler)

@@ -67,22 +67,33 @@ class StackedLauncher(BasicLauncher):
         # This process waits while its workers import torch and train: the summary's imports
         # meanwhile.
         threading.Thread(target=summary_imports, daemon=True).start()
+        runs: dict[int, JobReturn] = {}
+
+        def run(index: int) -> None:  # a job, as the basic launcher runs it
+            runs[index] = run_job(
+                hydra_context=self.hydra_context,
+                task_function=self.task_function,
+                config=configs[index],
+                job_dir_key="hydra.sweep.dir",
+                job_subdir_key="hydra.sweep.subdir",
+            )
+            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
+
+        # A group's jobs run as soon as it has trained, while the groups still training use the
+        # other cores; the jobs that trained in no group run last.
+        index = {id(config): n for n, config in enumerate(configs)}
+
+        def trained(members) -> None:
+            for member in members:
+                run(index[id(member.job_config)])
+
         try:
-            train_stacked(configs, sweep_dir, self.max_group_size, self.workers)
+            train_stacked(configs, sweep_dir, self.max_group_size, self.workers, trained)
         except BaseException:
             self.close_workers(stopped=True)
             raise
         self.close_workers()
-        runs = []
-        for config in configs:  # every job, as the basic launcher runs it
-            runs.append(
-                run_job(
-                    hydra_context=self.hydra_context,
-                    task_function=self.task_function,
-                    config=config,
-                    job_dir_key="hydra.sweep.dir",
-                    job_subdir_key="hydra.sweep.subdir",
-                )
-            )
-            configure_log(self.config.hydra.hydra_logging, self.config.hydra.verbose)
-        return runs
+        for n in range(len(configs)):
+            if n not in runs:
+                run(n)
+        return [runs[n] for n in range(len(configs))]
