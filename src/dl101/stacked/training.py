@@ -313,6 +313,7 @@ class StackedGroup:
         self.module: StackedClassifier | None = None
         self.trainer: pl.Trainer | None = None
         self._dump: tuple[int, bool, dict] | None = None
+        self._saved: dict[int, tuple[list, dict]] = {}  # a member's param groups and config
 
     # Building.
 
@@ -437,15 +438,20 @@ class StackedGroup:
         checkpoint["state_dict"] = {
             member.names[name]: value for name, value in own.items() if name in member.names
         }
+        # What does not change between a member's saves is found at its first (a member saves
+        # 10 times in course_overfit, and resolving its config costs more than the save).
+        if index not in self._saved:
+            reference = member.model.optimizer_factory(params=member.model.parameters())
+            self._saved[index] = (reference.state_dict()["param_groups"],
+                                  OmegaConf.to_container(member.cfg, resolve=True))  # fmt: skip
+        param_groups, run_config = self._saved[index]
         if not weights_only:
             optimizer = trainer.optimizers[0]
-            reference = member.model.optimizer_factory(params=member.model.parameters())
-            groups = reference.state_dict()["param_groups"]
             checkpoint["optimizer_states"] = [
-                {"state": optimizer.member_state(index), "param_groups": groups}
+                {"state": optimizer.member_state(index), "param_groups": param_groups}
             ]
             checkpoint["callbacks"] = {c.state_key: c.state_dict() for c in member.checkpoints}
-        checkpoint[RunConfigInCheckpoint.key] = OmegaConf.to_container(member.cfg, resolve=True)
+        checkpoint[RunConfigInCheckpoint.key] = run_config
         checkpoint[RNGStateInCheckpoint.key] = torch.get_rng_state()
         checkpoint[MEMBER_KEY] = {
             "val_acc_best": float(self.module.val_acc_best[index]),
