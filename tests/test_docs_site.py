@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -80,7 +81,8 @@ def served(site):
 
 
 def dom(url: str, budget_ms: int = 5000) -> str:
-    with tempfile.TemporaryDirectory() as profile:
+    # Chromium's helper processes may still write to the profile as it is removed.
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         result = subprocess.run(
             [chromium(), *CHROMIUM_FLAGS, OFFLINE, f"--virtual-time-budget={budget_ms}",
              f"--user-data-dir={profile}", "--dump-dom", url],
@@ -154,11 +156,11 @@ def evaluate_until(url: str, expression: str, done, timeout_s: float = 60):
     """Open `url` in Chromium and evaluate `expression` through the DevTools protocol until
     `done(value)` holds, in real time (a search index is built by a worker, which virtual time
     does not wait for); returns the value."""
-    with tempfile.TemporaryDirectory() as profile:
+    with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile:
         browser = subprocess.Popen(
             [chromium(), "--headless", "--no-sandbox", OFFLINE, f"--user-data-dir={profile}",
              "--remote-debugging-port=0", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + timeout_s
@@ -179,8 +181,8 @@ def evaluate_until(url: str, expression: str, done, timeout_s: float = 60):
                     socket.close()
                     return value
                 time.sleep(0.5)
-        finally:
-            browser.terminate()
+        finally:  # the browser and its helper processes, which write to the profile too
+            os.killpg(browser.pid, signal.SIGTERM)
             browser.wait(timeout=30)
 
 
